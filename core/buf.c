@@ -1,0 +1,92 @@
+/*
+ * buf.c — growable byte buffer; see buf.h for the contract.
+ */
+#include "core/buf.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_reserve(buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return;
+    if (b->off && b->cap - (b->len - b->off) >= extra && b->off >= b->len / 2) {
+        memmove(b->data, b->data + b->off, b->len - b->off);
+        b->len -= b->off;
+        b->off = 0;
+        return;
+    }
+    size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        fputs("atto: out of memory\n", stderr);
+        abort();
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+char *buf_tail(buf *b, size_t extra)
+{
+    buf_reserve(b, extra);
+    return b->data + b->len;
+}
+
+void buf_commit(buf *b, size_t n) { b->len += n; }
+
+void buf_append(buf *b, const void *p, size_t n)
+{
+    if (!n)
+        return;
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void buf_puts(buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+
+void buf_printf(buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    buf_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void buf_consume(buf *b, size_t n)
+{
+    b->off += n;
+    if (b->off >= b->len)
+        b->off = b->len = 0;
+}
+
+void buf_reset(buf *b) { b->off = b->len = 0; }
+
+void buf_free(buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->off = b->len = b->cap = 0;
+}
+
+char *buf_cstr(buf *b)
+{
+    buf_reserve(b, 1);
+    b->data[b->len] = 0;
+    return b->data + b->off;
+}
