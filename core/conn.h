@@ -39,6 +39,10 @@ typedef struct conn_proto {
     void (*eof)(conn *c);
     /* Last call: free proto_data. The conn goes away right after. */
     void (*close)(conn *c);
+    /* The server is stopping (SIGTERM) or reloading: finish what is in
+     * flight, then close (HTTP/2: GOAWAY). Optional; default: close when
+     * idle, i.e. at once if nothing is queued. */
+    void (*drain)(conn *c);
 } conn_proto;
 
 struct conn {
@@ -73,5 +77,7 @@ int   conn_starttls(conn *c, void (*on_ready)(conn *c));
 int   conn_is_tls(const conn *c);
 const char *conn_alpn(const conn *c);      /* "h2", "http/1.1" or NULL */
 const char *conn_sni(const conn *c);       /* server name the client asked for, or NULL */
+/* After conn_starttls() the protocol must drop any plaintext it still holds
+ * unparsed (RFC 3207 §4.2: no pipelining across STARTTLS). */
 void *conn_loop(conn *c);                  /* the uv_loop_t* (for protocol timers) */
 #endif

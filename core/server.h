@@ -75,6 +75,9 @@ struct worker {
 
 /* The conn_proto that serves each kind of listener (NULL: not built). */
 void server_set_proto(enum listen_kind kind, const conn_proto *p);
+/* HTTPS connections whose ALPN chose "h2" go to this protocol. */
+void server_set_h2_proto(const conn_proto *p);
+const conn_proto *server_h2_proto(void);
 int  server_run(server_config *cfg, const app_ops *ops);
 void server_config_defaults(server_config *cfg);
 const char *server_kind_name(enum listen_kind k);     /* "http", "smtp", ... */
