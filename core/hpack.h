@@ -57,13 +57,17 @@ typedef struct hpack_dec {
     buf            scratch;       /* Huffman-decoded strings */
     hpack_trace_fn trace;         /* optional */
     void          *trace_ud;
+    char           err_buf[96];   /* the formatted reason *err points at */
 } hpack_dec;
 
 typedef struct hpack_enc {
     hpack_table    table;
-    size_t         pending_min;   /* smallest size to announce; SIZE_MAX if none */
+    size_t         pending_min;   /* smallest size to announce since the last block */
+    size_t         next_size;     /* the size to announce last */
     int            pending;       /* a size update is due at the next block */
     int            no_huffman;    /* set to 1 to send every string raw */
+    int            no_auto_sensitive; /* 1: never-index only on HPACK_NEVER_INDEXED
+                                         (the RFC 7541 C.5 examples index set-cookie) */
     hpack_trace_fn trace;         /* optional */
     void          *trace_ud;
 } hpack_enc;

@@ -1604,4 +1604,3 @@ static const hpack_huff_cell hpack_huff_dec[256][16] = {
     },
 };
 #endif
-
