@@ -37,13 +37,24 @@ atto: $(BUILD)/atto
 $(BUILD)/atto: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The Lua half of the API ships inside the binary: prelude.lua first, then
+# every other lua/*.lua in name order (each gets the `core` table).
+LUASRC := lua/prelude.lua $(filter-out lua/prelude.lua,$(sort $(wildcard lua/*.lua)))
+lua/prelude.h: $(LUASRC) tools/embed_lua.sh
+	tools/embed_lua.sh $@ $(LUASRC)
+
+$(BUILD)/lua/lcore.o: lua/prelude.h
+
 $(BUILD)/%.o: %.c $(wildcard core/*.h lua/*.h mail/*.h gopher/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) tests/unit/test.h
+$(BUILD)/libatto.a: $(LIBOBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libatto.a tests/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBOBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libatto.a $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNITBIN)
 
@@ -95,4 +106,4 @@ bench: deps
 	bench/run
 
 clean:
-	rm -rf build atto
+	rm -rf build atto lua/prelude.h

@@ -1,0 +1,465 @@
+/*
+ * conn.c — a client connection on a worker's libuv loop, with TLS (via the
+ * memory-BIO engine in tls.c) slotted between the socket and the protocol.
+ *
+ * Reads land in the worker's shared read buffer; with TLS they are decrypted
+ * into the worker's plaintext scratch buffer; either way the protocol's
+ * read() sees plaintext and keeps what it needs. Writes are copied (through
+ * TLS when on) into the conn's output queue. While a read callback runs, the
+ * queue is flushed once at its end, so pipelined answers share a write;
+ * otherwise it is flushed at once. Exactly one uv_write is in flight per
+ * connection: `out` collects new bytes while `inflight` is being written.
+ */
+#include "core/conn.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "core/server_impl.h"
+#include "core/tls.h"
+
+struct conn_impl {
+    conn         pub;
+    uv_tcp_t     tcp;
+    uv_timer_t   timer;
+    uv_write_t   wreq;
+    buf          out, inflight;
+    tls_conn    *tls;
+    void       (*tls_ready)(conn *c);  /* STARTTLS completion */
+    conn_impl   *prev, *next;
+    int          handles;              /* open uv handles still to close */
+    unsigned     writing : 1, closing : 1, closed : 1, in_read : 1,
+                 paused : 1, opened : 1, handshaken : 1, first_read : 1;
+};
+
+#define IMPL(c) ((conn_impl *)(c))
+#define WIMPL(w) ((worker_impl *)(w)->impl)
+
+static void conn_flush(conn_impl *ci);
+static void conn_finish_close(conn_impl *ci);
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn_impl *ci = h->data;
+    if (--ci->handles == 0) {
+        buf_free(&ci->out);
+        buf_free(&ci->inflight);
+        if (ci->tls)
+            tls_conn_free(ci->tls);
+        free(ci);
+    }
+}
+
+static void conn_finish_close(conn_impl *ci)
+{
+    if (ci->closed)
+        return;
+    ci->closed = 1;
+    worker *w = ci->pub.w;
+    worker_impl *wi = WIMPL(w);
+    if (ci->prev) ci->prev->next = ci->next; else wi->conns = ci->next;
+    if (ci->next) ci->next->prev = ci->prev;
+    wi->nconns--;
+    if (ci->opened && ci->pub.proto && ci->pub.proto->close)
+        ci->pub.proto->close(&ci->pub);
+    ci->pub.proto_data = NULL;
+    uv_close((uv_handle_t *)&ci->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&ci->timer, on_handle_closed);
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    conn_impl *ci = req->data;
+    ci->writing = 0;
+    buf_reset(&ci->inflight);
+    if (ci->closed)
+        return;
+    if (status < 0) {           /* peer reset: nothing more can be sent */
+        conn_finish_close(ci);
+        return;
+    }
+    if (buf_size(&ci->out)) {
+        conn_flush(ci);
+        return;
+    }
+    if (ci->closing) {
+        conn_finish_close(ci);
+        return;
+    }
+    if (ci->tls_ready && !ci->tls) {
+        /* the STARTTLS go-ahead is on the wire: switch to TLS now */
+        ci->tls = tls_conn_new(ci->pub.w->tls, 0);
+    }
+    if (ci->pub.proto && ci->pub.proto->drained && ci->opened)
+        ci->pub.proto->drained(&ci->pub);
+}
+
+static void conn_flush(conn_impl *ci)
+{
+    if (ci->writing || ci->closed || !buf_size(&ci->out))
+        return;
+    buf tmp = ci->inflight;
+    ci->inflight = ci->out;
+    ci->out = tmp;
+    uv_buf_t b = uv_buf_init(buf_head(&ci->inflight), (unsigned)buf_size(&ci->inflight));
+    /* try the fast path first: most writes complete at once */
+    int n = uv_try_write((uv_stream_t *)&ci->tcp, &b, 1);
+    if (n == (int)b.len) {
+        buf_reset(&ci->inflight);
+        ci->writing = 1;  /* reuse the completion logic */
+        ci->wreq.data = ci;
+        on_write_done(&ci->wreq, 0);
+        return;
+    }
+    if (n > 0) {
+        b.base += n;
+        b.len -= (unsigned)n;
+    } else if (n != UV_EAGAIN) {
+        conn_finish_close(ci);
+        return;
+    }
+    ci->writing = 1;
+    ci->wreq.data = ci;
+    if (uv_write(&ci->wreq, (uv_stream_t *)&ci->tcp, &b, 1, on_write_done) < 0) {
+        ci->writing = 0;
+        conn_finish_close(ci);
+    }
+}
+
+int conn_write(conn *c, const void *data, size_t len)
+{
+    conn_impl *ci = IMPL(c);
+    if (ci->closed)
+        return -1;
+    if (!len)
+        return 0;
+    if (ci->tls && ci->handshaken) {
+        const char *err = NULL;
+        if (tls_conn_write(ci->tls, data, len, &ci->out, &err) < 0)
+            return -1;
+    } else {
+        buf_append(&ci->out, data, len);
+    }
+    if (!ci->in_read)
+        conn_flush(ci);
+    return 0;
+}
+
+int conn_writev(conn *c, const struct iovec *iov, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (conn_write(c, iov[i].iov_base, iov[i].iov_len) < 0)
+            return -1;
+    return 0;
+}
+
+int conn_puts(conn *c, const char *s) { return conn_write(c, s, strlen(s)); }
+
+int conn_printf(conn *c, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof tmp)
+        return conn_write(c, tmp, (size_t)n);
+    buf b = BUF_INIT;
+    buf_reserve(&b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b.data, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = conn_write(c, b.data, (size_t)n);
+    buf_free(&b);
+    return rc;
+}
+
+void conn_close(conn *c)
+{
+    conn_impl *ci = IMPL(c);
+    if (ci->closed || ci->closing)
+        return;
+    ci->closing = 1;
+    if (ci->tls && ci->handshaken)
+        tls_conn_shutdown(ci->tls, &ci->out);
+    uv_read_stop((uv_stream_t *)&ci->tcp);
+    if (!ci->writing && !buf_size(&ci->out))
+        conn_finish_close(ci);
+    else if (!ci->in_read)
+        conn_flush(ci);
+}
+
+void conn_abort(conn *c)
+{
+    conn_impl *ci = IMPL(c);
+    buf_reset(&ci->out);
+    conn_finish_close(ci);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    conn_impl *ci = t->data;
+    if (ci->closed)
+        return;
+    if (ci->opened && ci->pub.proto->timeout)
+        ci->pub.proto->timeout(&ci->pub);
+    else
+        conn_abort(&ci->pub);   /* handshake or idle with no handler */
+}
+
+void conn_timer(conn *c, uint64_t ms)
+{
+    conn_impl *ci = IMPL(c);
+    if (ci->closed)
+        return;
+    if (ms)
+        uv_timer_start(&ci->timer, on_timer, ms, 0);
+    else
+        uv_timer_stop(&ci->timer);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    conn_impl *ci = h->data;
+    worker_impl *wi = WIMPL(ci->pub.w);
+    b->base = wi->rbuf;
+    b->len = sizeof wi->rbuf;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+void conn_pause(conn *c)
+{
+    conn_impl *ci = IMPL(c);
+    if (!ci->paused && !ci->closed && !ci->closing) {
+        ci->paused = 1;
+        uv_read_stop((uv_stream_t *)&ci->tcp);
+    }
+}
+
+void conn_resume(conn *c)
+{
+    conn_impl *ci = IMPL(c);
+    if (ci->paused && !ci->closed && !ci->closing) {
+        ci->paused = 0;
+        uv_read_start((uv_stream_t *)&ci->tcp, on_alloc, on_read);
+    }
+}
+
+size_t conn_queued(const conn *c)
+{
+    const conn_impl *ci = (const conn_impl *)c;
+    return buf_size(&ci->out) + buf_size(&ci->inflight);
+}
+
+void conn_set_proto(conn *c, const conn_proto *p, void *proto_data)
+{
+    c->proto = p;
+    c->proto_data = proto_data;
+    IMPL(c)->opened = 1;
+}
+
+int conn_starttls(conn *c, void (*on_ready)(conn *c))
+{
+    conn_impl *ci = IMPL(c);
+    if (!c->w->tls || ci->tls)
+        return -1;
+    ci->tls_ready = on_ready;
+    ci->handshaken = 0;
+    if (!ci->writing && !buf_size(&ci->out))
+        ci->tls = tls_conn_new(c->w->tls, 0);
+    /* else: created in on_write_done once the go-ahead reply is sent */
+    return 0;
+}
+
+int conn_is_tls(const conn *c) { return ((const conn_impl *)c)->tls != NULL; }
+
+const char *conn_alpn(const conn *c)
+{
+    const conn_impl *ci = (const conn_impl *)c;
+    return ci->tls && ci->handshaken ? tls_conn_alpn(ci->tls) : NULL;
+}
+
+const char *conn_sni(const conn *c)
+{
+    const conn_impl *ci = (const conn_impl *)c;
+    return ci->tls ? tls_conn_sni(ci->tls) : NULL;
+}
+
+void *conn_loop(conn *c) { return &WIMPL(c->w)->loop; }
+
+/* The TLS handshake just finished: hand over to the protocol. */
+static int conn_tls_established(conn_impl *ci)
+{
+    conn *c = &ci->pub;
+    ci->handshaken = 1;
+    if (ci->tls_ready) {
+        void (*ready)(conn *) = ci->tls_ready;
+        ci->tls_ready = NULL;
+        ready(c);
+        return 0;
+    }
+    const char *alpn = tls_conn_alpn(ci->tls);
+    if (alpn && strcmp(alpn, "h2") == 0 && server_h2_proto())
+        c->proto = server_h2_proto();
+    ci->opened = 1;
+    if (c->proto->open && c->proto->open(c) < 0) {
+        ci->opened = 0;
+        conn_abort(c);
+        return -1;
+    }
+    return 0;
+}
+
+static const char tls_port_reply[] =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    "Content-Length: 47\r\n\r\nThis port speaks HTTPS: use an https:// URL.\r\n\r\n";
+
+static void conn_read_tls(conn_impl *ci, const char *data, size_t len)
+{
+    conn *c = &ci->pub;
+    if (ci->first_read && !ci->tls_ready && tls_looks_like_http(data, len)) {
+        buf_append(&ci->out, tls_port_reply, sizeof tls_port_reply - 1);
+        conn_close(c);
+        return;
+    }
+    tls_conn_feed(ci->tls, data, len);
+    worker_impl *wi = WIMPL(c->w);
+    for (;;) {
+        buf_reset(&wi->plain);
+        const char *err = NULL;
+        int rc = tls_conn_read(ci->tls, &wi->plain, &ci->out, &err);
+        if (rc == TLS_ERR) {
+            conn_close(c);   /* the alert, if any, is queued in out */
+            return;
+        }
+        if (!ci->handshaken && tls_conn_handshake_done(ci->tls)) {
+            if (conn_tls_established(ci) < 0 || ci->closed)
+                return;
+            continue;   /* decrypt anything that came with the handshake */
+        }
+        if (buf_size(&wi->plain) && ci->opened && !ci->closing)
+            c->proto->read(c, buf_head(&wi->plain), buf_size(&wi->plain));
+        if (rc == TLS_CLOSED && !ci->closed) {
+            if (c->proto->eof && ci->opened) c->proto->eof(c); else conn_close(c);
+        }
+        return;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    conn_impl *ci = s->data;
+    conn *c = &ci->pub;
+    if (n == 0 || ci->closed)
+        return;
+    if (n < 0) {
+        if (n == UV_EOF && ci->opened && c->proto->eof && !ci->closing) {
+            ci->in_read = 1;
+            c->proto->eof(c);
+            ci->in_read = 0;
+            if (!ci->closed) conn_flush(ci);
+        } else {
+            buf_reset(&ci->out);
+            conn_finish_close(ci);
+        }
+        return;
+    }
+    ci->in_read = 1;
+    if (ci->tls)
+        conn_read_tls(ci, b->base, (size_t)n);
+    else if (ci->opened && !ci->closing)
+        c->proto->read(c, b->base, (size_t)n);
+    ci->first_read = 0;
+    ci->in_read = 0;
+    if (ci->closed)
+        return;
+    if (ci->closing && !ci->writing && !buf_size(&ci->out))
+        conn_finish_close(ci);
+    else
+        conn_flush(ci);
+}
+
+void conn_accept(worker *w, listener *l, uv_stream_t *server)
+{
+    worker_impl *wi = WIMPL(w);
+    conn_impl *ci = calloc(1, sizeof *ci);
+    if (!ci)
+        return;
+    uv_tcp_init(&wi->loop, &ci->tcp);
+    if (uv_accept(server, (uv_stream_t *)&ci->tcp) < 0) {
+        ci->handles = 1;
+        ci->tcp.data = ci;
+        uv_close((uv_handle_t *)&ci->tcp, on_handle_closed);
+        return;
+    }
+    uv_timer_init(&wi->loop, &ci->timer);
+    ci->handles = 2;
+    ci->tcp.data = ci->timer.data = ci;
+    ci->first_read = 1;
+    conn *c = &ci->pub;
+    c->w = w;
+    c->l = l;
+    c->proto = l->proto;
+    c->impl = ci;
+    c->id = ++w->next_conn_id;
+    c->local_port = l->port;
+    w->connections++;
+    ci->next = wi->conns;
+    if (wi->conns) wi->conns->prev = ci;
+    wi->conns = ci;
+    wi->nconns++;
+
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (uv_tcp_getpeername(&ci->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, c->remote_addr, sizeof c->remote_addr);
+            c->remote_port = ntohs(a->sin6_port);
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            uv_ip4_name(a, c->remote_addr, sizeof c->remote_addr);
+            c->remote_port = ntohs(a->sin_port);
+        }
+    }
+    uv_tcp_nodelay(&ci->tcp, 1);
+    if (l->tls && w->tls) {
+        ci->tls = tls_conn_new(w->tls, l->offer_h2);
+        conn_timer(c, 10000);       /* handshake must finish in 10 s */
+    } else {
+        ci->opened = 1;
+        if (c->proto->open && c->proto->open(c) < 0) {
+            ci->opened = 0;
+            conn_abort(c);
+            return;
+        }
+        conn_flush(ci);             /* greetings (SMTP 220, ...) */
+    }
+    if (!ci->closed && !ci->closing)
+        uv_read_start((uv_stream_t *)&ci->tcp, on_alloc, on_read);
+}
+
+void conn_drain_all(worker *w)
+{
+    worker_impl *wi = WIMPL(w);
+    for (conn_impl *ci = wi->conns, *next; ci; ci = next) {
+        next = ci->next;
+        if (ci->closed || ci->closing)
+            continue;
+        if (ci->opened && ci->pub.proto->drain)
+            ci->pub.proto->drain(&ci->pub);
+        else if (!ci->writing && !buf_size(&ci->out))
+            conn_close(&ci->pub);
+    }
+}
+
+void conn_abort_all(worker *w)
+{
+    worker_impl *wi = WIMPL(w);
+    while (wi->conns)
+        conn_abort(&wi->conns->pub);
+}

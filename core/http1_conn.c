@@ -1,0 +1,440 @@
+/*
+ * http1_conn.c — the HTTP/1.1 connection driver (RFC 9112).
+ *
+ * Bytes in, parsed by the pure parser in http1_parse.c, one request at a
+ * time handed to the worker's application as an http_req; answers go out in
+ * order (pipelining), keep-alive by version and Connection, request bodies
+ * by Content-Length or chunked, responses with Content-Length or chunked.
+ *
+ * Buffers: `in` holds the current request head (the http_req points into
+ * it) and any pipelined bytes after it; it never moves while a request is
+ * being handled — bytes arriving meanwhile wait in `more`. A body that
+ * arrived whole with its head is used in place; otherwise it is collected
+ * (and de-chunked) into `body`. All three buffers live as long as the
+ * connection, so the steady state allocates nothing.
+ */
+#include "core/http1_conn.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/http1_parse.h"
+#include "core/server.h"
+
+enum h1_state { S_HEAD, S_BODY, S_HANDLING, S_DONE };
+
+typedef struct h1c {
+    conn        *c;
+    enum h1_state state;
+    buf          in, more, body;
+    h1_head      head;
+    http_req     req;
+    h1_chunked   chunked;
+    int64_t      body_left;
+    size_t       consume;         /* bytes of `in` owned by the current request */
+    int          keep_alive;
+    int          resp_chunked, resp_nobody;
+    int          in_process, eof, paused, served, timer_armed_head;
+    int          handed_over;     /* the h2 engine owns the connection now */
+    const char  *body_inplace;    /* body that came whole with its head */
+    size_t       body_inplace_len;
+} h1c;
+
+static const http1_h2_hooks *h2_hooks;
+void http1_set_h2_hooks(const http1_h2_hooks *h) { h2_hooks = h; }
+
+static void h1_process(h1c *h);
+
+static h1_limits h1_limits_of(const conn *c)
+{
+    const server_limits *l = &c->w->cfg->limits;
+    return (h1_limits){ l->max_header_bytes, l->max_headers, l->max_uri_bytes };
+}
+
+/* An error before (or instead of) the app: answer and close. */
+static void h1_fail(h1c *h, int status, const char *why)
+{
+    char body[512];
+    int n = snprintf(body, sizeof body, "%d %s%s%s\n", status, http_reason(status),
+                     why ? ": " : "", why ? why : "");
+    conn_printf(h->c, "HTTP/1.1 %d %s\r\nServer: atto\r\nDate: %s\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                "Connection: close\r\n\r\n%s",
+                status, http_reason(status), http_date_now(), n, body);
+    h->state = S_DONE;
+    conn_close(h->c);
+}
+
+/* ---- the response driver ------------------------------------------------ */
+
+static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int64_t clen)
+{
+    h1c *h = r->drv_data;
+    char line[256];
+    r->status = status;
+    r->started = 1;
+    h->resp_nobody = r->head || status == 204 || status == 304 || status < 200;
+    h->resp_chunked = 0;
+    if (h->c->w->draining)
+        h->keep_alive = 0;
+    int len = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nServer: atto\r\nDate: %s\r\n",
+                       status, http_reason(status), http_date_now());
+    buf out = BUF_INIT;
+    char stackbuf[2048];
+    /* build into a stack buffer when it fits, else a heap one */
+    size_t need = (size_t)len + 128;
+    for (size_t i = 0; i < n; i++)
+        need += hd[i].name_len + hd[i].value_len + 4;
+    char *p = need <= sizeof stackbuf ? stackbuf : buf_tail(&out, need);
+    char *q = p;
+    memcpy(q, line, (size_t)len);
+    q += len;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(q, hd[i].name, hd[i].name_len); q += hd[i].name_len;
+        *q++ = ':'; *q++ = ' ';
+        memcpy(q, hd[i].value, hd[i].value_len); q += hd[i].value_len;
+        *q++ = '\r'; *q++ = '\n';
+    }
+    if (status >= 200 && status != 204 && status != 304) {
+        if (clen >= 0)
+            q += sprintf(q, "Content-Length: %lld\r\n", (long long)clen);
+        else if (h->head.minor >= 1)
+            h->resp_chunked = !r->head, q += r->head ? 0 : sprintf(q, "Transfer-Encoding: chunked\r\n");
+        else
+            h->keep_alive = 0;   /* HTTP/1.0: the close delimits the body */
+    }
+    if (!h->keep_alive)
+        q += sprintf(q, "Connection: close\r\n");
+    else if (h->head.minor == 0)
+        q += sprintf(q, "Connection: keep-alive\r\n");
+    *q++ = '\r'; *q++ = '\n';
+    conn_write(h->c, p, (size_t)(q - p));
+    buf_free(&out);
+}
+
+static void h1_finish(h1c *h);
+
+static int drv_body(http_req *r, const void *p, size_t n, int fin)
+{
+    h1c *h = r->drv_data;
+    if (h->state != S_HANDLING)
+        return -1;
+    if (!h->resp_nobody && n) {
+        if (h->resp_chunked) {
+            char sz[24];
+            int k = snprintf(sz, sizeof sz, "%zx\r\n", n);
+            conn_write(h->c, sz, (size_t)k);
+            conn_write(h->c, p, n);
+            conn_write(h->c, "\r\n", 2);
+        } else {
+            conn_write(h->c, p, n);
+        }
+    }
+    if (fin) {
+        if (h->resp_chunked)
+            conn_write(h->c, "0\r\n\r\n", 5);
+        r->finished = 1;
+        h1_finish(h);
+    }
+    return 0;
+}
+
+static size_t drv_pending(http_req *r)
+{
+    h1c *h = r->drv_data;
+    return conn_queued(h->c);
+}
+
+static const http_driver h1_driver = { drv_start, drv_body, drv_pending };
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void h1_dispatch(h1c *h)
+{
+    conn *c = h->c;
+    http_req *r = &h->req;
+    h1_head *hd = &h->head;
+    conn_timer(c, 0);
+    memset(r, 0, sizeof *r);
+    r->method = hd->method;   r->method_len = hd->method_len;
+    r->target = hd->target;   r->target_len = hd->target_len;
+    r->host = hd->host ? hd->host : "";  r->host_len = hd->host_len;
+    r->scheme = conn_is_tls(c) ? "https" : "http";
+    r->protocol = hd->minor ? "HTTP/1.1" : "HTTP/1.0";
+    r->headers = hd->headers;
+    r->nheaders = hd->nheaders;
+    if (h->body_inplace) {
+        r->body = h->body_inplace;
+        r->body_len = h->body_inplace_len;
+    } else {
+        r->body = buf_size(&h->body) ? buf_head(&h->body) : "";
+        r->body_len = buf_size(&h->body);
+    }
+    r->c = c;
+    r->id = ((uint64_t)c->w->id << 48) | ++c->w->requests;
+    r->head = hd->method_len == 4 && memcmp(hd->method, "HEAD", 4) == 0;
+    r->drv = &h1_driver;
+    r->drv_data = h;
+    h->state = S_HANDLING;
+    if (hd->upgrade_h2c && h2_hooks && h2_hooks->upgrade && !conn_is_tls(c)) {
+        const char *rest = buf_head(&h->in) + h->consume;
+        size_t rest_len = buf_size(&h->in) - h->consume;
+        h->state = S_DONE;
+        h->handed_over = 1;
+        h2_hooks->upgrade(c, hd->h2_settings, hd->h2_settings_len, r, rest, rest_len);
+        return;   /* the h2 engine owns the connection; h1c is freed by the caller */
+    }
+    c->w->ops->handle(c->w->app, r);
+}
+
+/* Body bytes; returns how many of `p` belong to this request's body, or -1
+ * after answering an error. Sets *done when the body is complete. */
+static long h1_feed_body(h1c *h, const char *p, size_t n, int *done)
+{
+    size_t max = h->c->w->cfg->limits.max_body_bytes;
+    if (h->head.chunked) {
+        const char *err = NULL;
+        long k = h1_chunked_decode(&h->chunked, p, n, &h->body, max, done, &err);
+        if (k < 0)
+            h1_fail(h, (int)-k, err);
+        return k < 0 ? -1 : k;
+    }
+    size_t k = (uint64_t)h->body_left < n ? (size_t)h->body_left : n;
+    buf_append(&h->body, p, k);
+    h->body_left -= (int64_t)k;
+    *done = h->body_left == 0;
+    return (long)k;
+}
+
+/* Try to take one request from `in`. Returns 1 if the loop may go on. */
+static int h1_take(h1c *h)
+{
+    conn *c = h->c;
+    const server_limits *lim = &c->w->cfg->limits;
+    if (h->served == 0 && h2_hooks && buf_size(&h->in) >= 3 && memcmp(buf_head(&h->in), "PRI", 3) == 0) {
+        static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        size_t n = buf_size(&h->in) < 24 ? buf_size(&h->in) : 24;
+        if (memcmp(buf_head(&h->in), preface, n) == 0) {
+            if (n < 24)
+                return 0;
+            h->state = S_DONE;
+            h->handed_over = 1;
+            h2_hooks->takeover(c, buf_head(&h->in), buf_size(&h->in));
+            return 0;
+        }
+    }
+    h1_limits hl = h1_limits_of(c);
+    const char *err = NULL;
+    int n = h1_parse_head(buf_head(&h->in), buf_size(&h->in), &hl, &h->head, &err);
+    if (n < 0) {
+        h1_fail(h, -n, err);
+        return 0;
+    }
+    if (n == 0) {
+        if (!h->timer_armed_head) {
+            conn_timer(c, lim->header_timeout_ms);
+            h->timer_armed_head = 1;
+        }
+        return 0;
+    }
+    h->timer_armed_head = 0;
+    h->keep_alive = h->head.keep_alive && !h->eof;
+    h->consume = (size_t)n;
+    buf_reset(&h->body);
+    h->body_inplace = NULL;
+    int64_t cl = h->head.content_length;
+    if (!h->head.chunked && cl <= 0)
+        goto dispatch;
+    if (cl > 0 && (uint64_t)cl > lim->max_body_bytes) {
+        h1_fail(h, 413, "request body larger than the limit");
+        return 0;
+    }
+    size_t avail = buf_size(&h->in) - (size_t)n;
+    if (!h->head.chunked && avail >= (size_t)cl) {
+        /* the whole body came with the head: use it in place */
+        h->body_inplace = buf_head(&h->in) + n;
+        h->body_inplace_len = (size_t)cl;
+        h->consume += (size_t)cl;
+        goto dispatch;
+    }
+    memset(&h->chunked, 0, sizeof h->chunked);
+    h->body_left = cl;
+    int done = 0;
+    long k = h1_feed_body(h, buf_head(&h->in) + n, avail, &done);
+    if (k < 0)
+        return 0;
+    buf_append(&h->more, buf_head(&h->in) + n + k, avail - (size_t)k);
+    h->in.len = h->in.off + (size_t)n;      /* `in` keeps just the head */
+    if (!done) {
+        if (h->head.expect_continue && !h->eof)
+            conn_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
+        h->state = S_BODY;
+        conn_timer(c, lim->body_timeout_ms);
+        return 0;
+    }
+dispatch:
+    h1_dispatch(h);
+    return h->state == S_HEAD;
+}
+
+/* The response is complete: get ready for the next request. */
+static void h1_finish(h1c *h)
+{
+    conn *c = h->c;
+    h->served++;
+    if (!h->keep_alive || c->w->draining) {
+        h->state = S_DONE;
+        conn_close(c);
+        return;
+    }
+    buf_consume(&h->in, h->consume);
+    h->consume = 0;
+    if (buf_size(&h->more)) {
+        buf_append(&h->in, buf_head(&h->more), buf_size(&h->more));
+        buf_reset(&h->more);
+    }
+    if (buf_size(&h->body) > 1u << 20)
+        buf_free(&h->body);   /* don't keep a huge upload's buffer around */
+    h->state = S_HEAD;
+    if (h->paused) {
+        h->paused = 0;
+        conn_resume(c);
+    }
+    if (!buf_size(&h->in)) {
+        if (h->eof) {
+            h->state = S_DONE;
+            conn_close(c);
+            return;
+        }
+        conn_timer(c, c->w->cfg->limits.keepalive_ms);
+    }
+    if (!h->in_process)
+        h1_process(h);
+}
+
+static void h1_free(h1c *h)
+{
+    buf_free(&h->in);
+    buf_free(&h->more);
+    buf_free(&h->body);
+    free(h);
+}
+
+static void h1_process(h1c *h)
+{
+    h->in_process = 1;
+    while (h->state == S_HEAD && buf_size(&h->in))
+        if (!h1_take(h))
+            break;
+    h->in_process = 0;
+    if (h->handed_over)
+        h1_free(h);   /* the h2 engine copied what it needed */
+}
+
+/* ---- conn_proto --------------------------------------------------------- */
+
+static int h1_open(conn *c)
+{
+    h1c *h = calloc(1, sizeof *h);
+    if (!h)
+        return -1;
+    h->c = c;
+    c->proto_data = h;
+    conn_timer(c, c->w->cfg->limits.header_timeout_ms);
+    return 0;
+}
+
+static void h1_read(conn *c, const char *data, size_t len)
+{
+    h1c *h = c->proto_data;
+    switch (h->state) {
+    case S_HEAD:
+        buf_append(&h->in, data, len);
+        h1_process(h);
+        return;
+    case S_BODY: {
+        int done = 0;
+        long k = h1_feed_body(h, data, len, &done);
+        if (k < 0)
+            return;
+        buf_append(&h->more, data + k, len - (size_t)k);
+        if (done) {
+            h->in_process = 1;
+            h1_dispatch(h);
+            h->in_process = 0;
+            if (h->handed_over)
+                h1_free(h);
+            else if (h->state == S_HEAD)
+                h1_process(h);
+        }
+        return;
+    }
+    case S_HANDLING:
+        buf_append(&h->more, data, len);
+        if (buf_size(&h->more) > c->w->cfg->limits.max_header_bytes * 4 && !h->paused) {
+            h->paused = 1;
+            conn_pause(c);
+        }
+        return;
+    case S_DONE:
+        return;
+    }
+}
+
+static void h1_timeout(conn *c)
+{
+    h1c *h = c->proto_data;
+    if (h->state == S_BODY || (h->state == S_HEAD && buf_size(&h->in)))
+        h1_fail(h, 408, "the request did not arrive in time");
+    else if (h->state != S_HANDLING)
+        conn_abort(c);
+}
+
+static void h1_eof(conn *c)
+{
+    h1c *h = c->proto_data;
+    h->eof = 1;
+    h->keep_alive = 0;
+    if (h->state != S_HANDLING)
+        conn_close(c);
+}
+
+static void h1_drain(conn *c)
+{
+    h1c *h = c->proto_data;
+    h->keep_alive = 0;
+    if (h->state == S_HEAD && !buf_size(&h->in))
+        conn_close(c);
+}
+
+static void h1_drained(conn *c)
+{
+    h1c *h = c->proto_data;
+    if (h->state == S_HANDLING && h->req.on_writable)
+        h->req.on_writable(&h->req);
+}
+
+static void h1_close(conn *c)
+{
+    h1c *h = c->proto_data;
+    if (!h)
+        return;
+    if (h->state == S_HANDLING && !h->req.finished && h->req.on_abort) {
+        h->state = S_DONE;
+        h->req.on_abort(&h->req);
+    }
+    h1_free(h);
+}
+
+const conn_proto http1_proto = {
+    .name = "http/1.1",
+    .open = h1_open,
+    .read = h1_read,
+    .drained = h1_drained,
+    .timeout = h1_timeout,
+    .eof = h1_eof,
+    .close = h1_close,
+    .drain = h1_drain,
+};

@@ -1,0 +1,19 @@
+/*
+ * http1_conn.h — the HTTP/1.1 connection driver (a conn_proto).
+ */
+#ifndef ATTO_HTTP1_CONN_H
+#define ATTO_HTTP1_CONN_H
+#include "core/conn.h"
+
+extern const conn_proto http1_proto;
+
+/* Hooks into HTTP/2 for cleartext h2c (set by main when h2 is built in).
+ * takeover: the connection began with the h2 preface; `data` holds every
+ * byte received so far. upgrade: a request asked for Upgrade: h2c. */
+typedef struct http1_h2_hooks {
+    int (*takeover)(conn *c, const char *data, size_t len);
+    int (*upgrade)(conn *c, const char *settings_b64, size_t settings_len,
+                   void *h1_req /* http_req* with body */, const char *rest, size_t rest_len);
+} http1_h2_hooks;
+void http1_set_h2_hooks(const http1_h2_hooks *h);
+#endif

@@ -1,0 +1,462 @@
+/*
+ * server.c — listeners, worker threads, signals, logging.
+ *
+ * The main thread binds every listener once (so "port in use" is reported
+ * before anything starts), prints a clickable URL for each, creates the
+ * shared TLS context, then starts N workers. Each worker is a thread with
+ * its own libuv loop and its own application (one Lua state); all workers
+ * accept on the same listening sockets. The main thread's own loop only
+ * watches signals: SIGTERM/SIGINT drain the workers (stop accepting, let
+ * protocols finish what is in flight, bounded by a deadline) and exit 0;
+ * SIGHUP reloads scripts and certificates in every worker.
+ */
+#include "core/server.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+#include "core/server_impl.h"
+#include "core/tls.h"
+
+#define DRAIN_DEADLINE_MS 10000
+
+static const conn_proto *protos[LISTEN_KINDS];
+static const conn_proto *h2proto;
+static _Thread_local worker *current_worker;
+static const char *kind_names[LISTEN_KINDS] = {
+    "http", "https", "smtp", "submission", "imap", "pop3", "smtps", "imaps", "pop3s", "gopher"
+};
+
+void server_set_proto(enum listen_kind kind, const conn_proto *p) { protos[kind] = p; }
+void server_set_h2_proto(const conn_proto *p) { h2proto = p; }
+const conn_proto *server_h2_proto(void) { return h2proto; }
+const char *server_kind_name(enum listen_kind k) { return kind_names[k]; }
+worker *worker_current(void) { return current_worker; }
+void worker_conn_count(worker *w, int delta) { (void)w; (void)delta; }
+
+static void vlog(const char *level, const char *fmt, va_list ap)
+{
+    char line[2048];
+    int n = snprintf(line, sizeof line, "atto: %s", level);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    fprintf(stderr, "%s\n", line);
+}
+void log_error(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vlog("error: ", fmt, ap); va_end(ap); }
+void log_warn(const char *fmt, ...)  { va_list ap; va_start(ap, fmt); vlog("warning: ", fmt, ap); va_end(ap); }
+void log_info(const char *fmt, ...)  { va_list ap; va_start(ap, fmt); vlog("", fmt, ap); va_end(ap); }
+
+void server_config_defaults(server_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->ports[LISTEN_HTTP] = 8080;
+    cfg->ports[LISTEN_HTTPS] = 8443;
+    cfg->ports[LISTEN_SMTP] = 2525;
+    cfg->ports[LISTEN_SUBMISSION] = 5870;
+    cfg->ports[LISTEN_IMAP] = 1143;
+    cfg->ports[LISTEN_POP3] = 1110;
+    cfg->ports[LISTEN_GOPHER] = 7070;
+    cfg->workers = 0;
+    cfg->limits = (server_limits){
+        .max_header_bytes = 16384, .max_body_bytes = 10u << 20, .max_headers = 100,
+        .max_uri_bytes = 8192, .keepalive_ms = 20000, .header_timeout_ms = 10000,
+        .body_timeout_ms = 30000, .handler_ms = 5000, .max_upload_parts = 1000,
+        .h2_max_streams = 100,
+    };
+}
+
+/* ---- listeners ---------------------------------------------------------- */
+
+static int listen_one(listener *l, const char *addr, int port, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    socklen_t sl;
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1) goto bad_addr;
+        sl = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, addr, &a->sin_addr) != 1) goto bad_addr;
+        sl = sizeof *a;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open a socket for %s: %s", addr, strerror(errno));
+        return -errno;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE)
+            snprintf(err, errlen, "port %d (%s) on %s is already in use: stop the other server or choose another port with --%s PORT",
+                     port, kind_names[l->kind], addr, kind_names[l->kind]);
+        else if (e == EACCES)
+            snprintf(err, errlen, "port %d (%s) on %s needs privileges: choose a port above 1023 with --%s PORT",
+                     port, kind_names[l->kind], addr, kind_names[l->kind]);
+        else
+            snprintf(err, errlen, "cannot listen on %s port %d (%s): %s", addr, port, kind_names[l->kind], strerror(e));
+        return -e;
+    }
+    l->fd = fd;
+    l->port = port;
+    snprintf(l->addr, sizeof l->addr, "%s", addr);
+    return 0;
+bad_addr:
+    snprintf(err, errlen, "--bind %s is not an IPv4 or IPv6 address", addr);
+    return -EINVAL;
+}
+
+static const char *scheme_of(enum listen_kind k)
+{
+    switch (k) {
+    case LISTEN_HTTP: return "http";
+    case LISTEN_HTTPS: return "https";
+    case LISTEN_SMTP: case LISTEN_SUBMISSION: return "smtp";
+    case LISTEN_SMTPS: return "smtps";
+    case LISTEN_IMAP: return "imap";
+    case LISTEN_IMAPS: return "imaps";
+    case LISTEN_POP3: return "pop3";
+    case LISTEN_POP3S: return "pop3s";
+    case LISTEN_GOPHER: return "gopher";
+    default: return "tcp";
+    }
+}
+
+static int is_tls_kind(enum listen_kind k)
+{
+    return k == LISTEN_HTTPS || k == LISTEN_SMTPS || k == LISTEN_IMAPS || k == LISTEN_POP3S;
+}
+
+static const conn_proto *proto_for(enum listen_kind k)
+{
+    switch (k) {
+    case LISTEN_HTTPS: return protos[LISTEN_HTTP];
+    case LISTEN_SMTPS: return protos[LISTEN_SMTPS] ? protos[LISTEN_SMTPS] : protos[LISTEN_SUBMISSION];
+    case LISTEN_IMAPS: return protos[LISTEN_IMAP];
+    case LISTEN_POP3S: return protos[LISTEN_POP3];
+    default: return protos[k];
+    }
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static listener *listeners;
+static int nlisteners;
+static worker *workers;
+static int nworkers;
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    worker *w = server->loop->data;
+    listener *l = server->data;
+    if (status < 0 || w->draining)
+        return;
+    conn_accept(w, l, server);
+}
+
+static void worker_close_listeners(worker *w)
+{
+    worker_impl *wi = w->impl;
+    for (int i = 0; i < wi->nlisten; i++)
+        if (!uv_is_closing((uv_handle_t *)&wi->listen_handles[i]))
+            uv_close((uv_handle_t *)&wi->listen_handles[i], NULL);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    worker *w = t->data;
+    worker_impl *wi = w->impl;
+    uint64_t elapsed = uv_now(&wi->loop) - wi->drain_start;
+    if (wi->nconns == 0 || elapsed >= DRAIN_DEADLINE_MS) {
+        conn_abort_all(w);
+        uv_timer_stop(t);
+        uv_stop(&wi->loop);   /* the app's own timers die with the loop */
+        return;
+    }
+    conn_drain_all(w);  /* idle keep-alive conns close as they go idle */
+}
+
+static void worker_start_drain(worker *w)
+{
+    worker_impl *wi = w->impl;
+    if (w->draining)
+        return;
+    w->draining = 1;
+    worker_close_listeners(w);
+    conn_drain_all(w);
+    wi->drain_start = uv_now(&wi->loop);
+    uv_timer_init(&wi->loop, &wi->drain_timer);
+    wi->drain_timer.data = w;
+    uv_timer_start(&wi->drain_timer, on_drain_tick, 0, 50);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    worker *w = a->data;
+    worker_impl *wi = w->impl;
+    if (wi->want_reload) {
+        wi->want_reload = 0;
+        char err[512] = "";
+        if (w->ops->reload && w->ops->reload(w->app, err, sizeof err) < 0)
+            log_error("reload failed, keeping the old scripts: %s", err);
+    }
+    if (wi->want_drain)
+        worker_start_drain(w);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void worker_main(void *arg)
+{
+    worker *w = arg;
+    worker_impl *wi = w->impl;
+    current_worker = w;
+    uv_run(&wi->loop, UV_RUN_DEFAULT);
+    /* stopped: release the app, then every handle left (app timers too) */
+    if (w->ops->destroy)
+        w->ops->destroy(w->app);
+    w->app = NULL;
+    uv_walk(&wi->loop, close_walk, NULL);
+    uv_run(&wi->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&wi->loop);
+    current_worker = NULL;
+}
+
+static int worker_init(worker *w, int id, const server_config *cfg, const app_ops *ops,
+                       tls_ctx *tls, char *err, size_t errlen)
+{
+    worker_impl *wi = calloc(1, sizeof *wi);
+    if (!wi) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->impl = wi;
+    w->id = id;
+    w->cfg = cfg;
+    w->ops = ops;
+    w->tls = (struct tls_ctx *)tls;
+    uv_loop_init(&wi->loop);
+    wi->loop.data = w;
+    w->loop = &wi->loop;
+    uv_async_init(&wi->loop, &wi->wake, on_wake);
+    wi->wake.data = w;
+    current_worker = w;
+    w->app = ops->create ? ops->create(cfg, w, err, errlen) : NULL;
+    current_worker = NULL;
+    if (ops->create && !w->app)
+        return -1;
+    wi->listen_handles = calloc((size_t)nlisteners + 1, sizeof(uv_tcp_t));
+    for (int i = 0; i < nlisteners; i++) {
+        uv_tcp_t *h = &wi->listen_handles[i];
+        uv_tcp_init(&wi->loop, h);
+        h->data = &listeners[i];
+        int fd = dup(listeners[i].fd);
+        if (fd < 0 || uv_tcp_open(h, fd) < 0 || uv_listen((uv_stream_t *)h, 1024, on_connection) < 0) {
+            snprintf(err, errlen, "worker %d cannot listen on port %d", id, listeners[i].port);
+            return -1;
+        }
+        wi->nlisten++;
+    }
+    return 0;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static uv_signal_t sig_term, sig_int, sig_hup;
+static int stopping;
+static tls_ctx *server_tls;
+static server_config *server_cfg;
+
+static void wake_all(int drain, int reload)
+{
+    for (int i = 0; i < nworkers; i++) {
+        worker_impl *wi = workers[i].impl;
+        if (drain) wi->want_drain = 1;
+        if (reload) wi->want_reload = 1;
+        uv_async_send(&wi->wake);
+    }
+}
+
+static int tls_certs(const server_config *cfg, tls_cert_cfg *out, char *err, size_t errlen);
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    if (signum == SIGHUP) {
+        log_info("SIGHUP: reloading scripts and certificates");
+        if (server_tls) {
+            tls_cert_cfg certs[1];
+            char err[512];
+            if (tls_certs(server_cfg, certs, err, sizeof err) < 0 ||
+                tls_ctx_reload(server_tls, certs, 1, err, sizeof err) < 0)
+                log_error("certificate reload failed, keeping the old one: %s", err);
+        }
+        wake_all(0, 1);
+        return;
+    }
+    if (stopping++) {
+        log_info("second signal: stopping now");
+        _exit(1);
+    }
+    log_info("%s: finishing in-flight requests, then stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    wake_all(1, 0);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+}
+
+static int tls_certs(const server_config *cfg, tls_cert_cfg *out, char *err, size_t errlen)
+{
+    static char cert[1024], key[1024];
+    if (cfg->cert && cfg->key) {
+        out->host = NULL;
+        out->cert = cfg->cert;
+        out->key = cfg->key;
+        return 0;
+    }
+    if (tls_dev_cert(cfg->site_dir, cert, sizeof cert, key, sizeof key, err, errlen) < 0)
+        return -1;
+    out->host = NULL;
+    out->cert = cert;
+    out->key = key;
+    return 0;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+static int needs_tls(const server_config *cfg)
+{
+    for (int k = 0; k < LISTEN_KINDS; k++)
+        if (cfg->ports[k] && proto_for(k) &&
+            (is_tls_kind(k) || k == LISTEN_SMTP || k == LISTEN_SUBMISSION || k == LISTEN_IMAP || k == LISTEN_POP3))
+            return 1;
+    return 0;
+}
+
+static int bind_all(server_config *cfg, char *err, size_t errlen)
+{
+    listeners = calloc(LISTEN_KINDS * 8, sizeof *listeners);
+    for (int k = 0; k < LISTEN_KINDS; k++) {
+        if (!cfg->ports[k] || !proto_for(k))
+            continue;
+        for (int b = 0; b < cfg->nbind; b++) {
+            listener *l = &listeners[nlisteners];
+            l->kind = k;
+            l->proto = proto_for(k);
+            l->tls = is_tls_kind(k);
+            l->offer_h2 = k == LISTEN_HTTPS;
+            int rc = listen_one(l, cfg->bind[b], cfg->ports[k], err, errlen);
+            if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT) {
+                log_warn("%s: skipped (no such address on this machine)", cfg->bind[b]);
+                continue;
+            }
+            if (rc < 0)
+                return -1;
+            nlisteners++;
+        }
+    }
+    return 0;
+}
+
+static void print_listeners(void)
+{
+    for (int i = 0; i < nlisteners; i++) {
+        listener *l = &listeners[i];
+        int v6 = strchr(l->addr, ':') != NULL;
+        char host[80];
+        snprintf(host, sizeof host, v6 ? "[%s]" : "%s", l->addr);
+        if (!strcmp(l->addr, "0.0.0.0") || !strcmp(l->addr, "::"))
+            snprintf(host, sizeof host, "localhost");
+        printf("atto: %-10s %s://%s:%d/\n", kind_names[l->kind], scheme_of(l->kind), host, l->port);
+    }
+    fflush(stdout);
+}
+
+int server_run(server_config *cfg, const app_ops *ops)
+{
+    char err[1024] = "";
+    server_cfg = cfg;
+    signal(SIGPIPE, SIG_IGN);
+    if (cfg->nbind == 0) {
+        cfg->bind[0] = "127.0.0.1";
+        cfg->bind[1] = "::1";
+        cfg->nbind = 2;
+    }
+    if (cfg->workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = n > 0 ? (int)n : 1;
+    }
+    if (bind_all(cfg, err, sizeof err) < 0)
+        goto fail;
+    if (nlisteners == 0) {
+        snprintf(err, sizeof err, "every listener is off (all ports are 0): nothing to serve");
+        goto fail;
+    }
+    if (needs_tls(cfg)) {
+        tls_cert_cfg certs[1];
+        if (tls_certs(cfg, certs, err, sizeof err) < 0)
+            goto fail;
+        server_tls = tls_ctx_new(certs, 1, err, sizeof err);
+        if (!server_tls)
+            goto fail;
+    }
+    nworkers = cfg->workers;
+    workers = calloc((size_t)nworkers, sizeof *workers);
+    for (int i = 0; i < nworkers; i++)
+        if (worker_init(&workers[i], i, cfg, ops, server_tls, err, sizeof err) < 0)
+            goto fail;
+    print_listeners();
+    uv_loop_t *main_loop = uv_default_loop();
+    uv_signal_init(main_loop, &sig_term);
+    uv_signal_init(main_loop, &sig_int);
+    uv_signal_init(main_loop, &sig_hup);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    for (int i = 0; i < nworkers; i++) {
+        worker_impl *wi = workers[i].impl;
+        uv_thread_create(&wi->thread, worker_main, &workers[i]);
+        wi->started = 1;
+    }
+    uv_run(main_loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < nworkers; i++) {
+        worker_impl *wi = workers[i].impl;
+        uv_thread_join(&wi->thread);
+        free(wi->listen_handles);
+        buf_free(&wi->plain);
+        free(wi);
+    }
+    for (int i = 0; i < nlisteners; i++)
+        close(listeners[i].fd);
+    free(listeners);
+    free(workers);
+    if (server_tls)
+        tls_ctx_free(server_tls);
+    uv_loop_close(main_loop);
+    log_info("stopped");
+    return 0;
+fail:
+    log_error("%s", err);
+    return 1;
+}

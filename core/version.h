@@ -1,0 +1,1 @@
+#define ATTO_VERSION "0.1.0"

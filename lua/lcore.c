@@ -1,0 +1,803 @@
+/*
+ * lcore.c — the C side of the Lua web API: building a state, running
+ * handlers as tasks (coroutines with a deadline), timers, and the small set
+ * of primitives (`core.*`) that lua/prelude.lua builds `site`, `req`, `res`
+ * and `atto` on. Everything a script can reach that touches the server goes
+ * through here; the rest of the API is plain Lua in the prelude.
+ */
+#include "lua/lcore.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "core/buf.h"
+#include "core/conn.h"
+#include "core/static.h"
+#include "lua/prelude.h"
+
+#define HANDLE_MT "atto.handle"
+
+typedef struct ltask {
+    lstate     *s;
+    lua_State  *co;
+    int         co_ref;
+    struct lhandle *h;        /* NULL for timer tasks */
+    uv_timer_t  sleep;
+    int         sleeping;
+    int         closing;
+    uint64_t    deadline;     /* uv_hrtime() limit for the current slice */
+} ltask;
+
+typedef struct lhandle {
+    http_req *r;              /* NULL once the response ended or the client left */
+    int       aborted;
+} lhandle;
+
+struct ltimer {
+    uv_timer_t h;
+    lstate    *s;
+    int        fn_ref, id, closing;
+    uint64_t   ms, repeat_ms;
+    ltimer    *next;
+};
+
+static ltask **task_slot(lua_State *co) { return (ltask **)lua_getextraspace(co); }
+
+const char *lcore_short_error(lstate *s, const char *msg)
+{
+    const char *dir = s->app->cfg->site_dir;
+    size_t n = strlen(dir);
+    if (msg && strncmp(msg, dir, n) == 0 && msg[n] == '/')
+        return msg + n + 1;
+    return msg ? msg : "(error object is not a string)";
+}
+
+/* ---- tasks -------------------------------------------------------------- */
+
+static void deadline_hook(lua_State *co, lua_Debug *ar)
+{
+    (void)ar;
+    ltask *t = *task_slot(co);
+    if (t && uv_hrtime() > t->deadline)
+        luaL_error(co, "handler ran longer than %d ms without yielding (stopped)",
+                   (int)t->s->app->cfg->limits.handler_ms);
+}
+
+static void task_closed(uv_handle_t *h)
+{
+    ltask *t = h->data;
+    lstate *s = t->s;
+    free(t);
+    lstate_unref(s);
+}
+
+static void task_end(ltask *t)
+{
+    lua_State *L = t->s->L;
+    *task_slot(t->co) = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
+    t->closing = 1;
+    uv_close((uv_handle_t *)&t->sleep, task_closed);
+}
+
+static void send_500(lstate *s, lhandle *h, const char *msg, const char *tb)
+{
+    http_req *r = h->r;
+    if (!r)
+        return;
+    if (r->started) {   /* too late for a status: cut the stream short */
+        r->drv->body(r, "", 0, 1);
+        return;
+    }
+    lua_State *L = s->L;
+    /* the site's error page, if it has one, else a plain one */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->error_ref);
+    lua_pushinteger(L, 500);
+    lua_pushstring(L, msg);
+    lua_pushstring(L, s->app->cfg->dev ? tb : NULL);
+    if (lua_pcall(L, 3, 2, 0) == LUA_OK && lua_isstring(L, -2)) {
+        size_t n;
+        const char *body = lua_tolstring(L, -2, &n);
+        const char *ctype = lua_isstring(L, -1) ? lua_tostring(L, -1) : "text/html; charset=utf-8";
+        http_hdr hd = {"content-type", 12, ctype, strlen(ctype)};
+        r->drv->start(r, 500, &hd, 1, (int64_t)n);
+        r->drv->body(r, body, n, 1);
+    } else {
+        static const char txt[] = "500 Internal Server Error\n";
+        http_respond_simple(r, 500, "text/plain; charset=utf-8", txt, sizeof txt - 1);
+    }
+    lua_settop(L, 0);
+}
+
+static void task_resume(ltask *t, int nargs)
+{
+    lstate *s = t->s;
+    lua_State *co = t->co;
+    int nres = 0;
+    t->sleeping = 0;
+    t->deadline = uv_hrtime() + s->app->cfg->limits.handler_ms * 1000000ull;
+    int rc = lua_resume(co, s->L, nargs, &nres);
+    if (rc == LUA_YIELD) {
+        lua_pop(co, nres);
+        if (t->sleeping)
+            return;
+        rc = LUA_ERRRUN;
+        lua_pushstring(co, "a handler yielded outside atto.sleep()");
+    }
+    lhandle *h = t->h;
+    if (rc != LUA_OK) {
+        const char *msg = lcore_short_error(s, lua_tostring(co, -1));
+        luaL_traceback(s->L, co, msg, 0);
+        const char *tb = lua_tostring(s->L, -1);
+        if (h && h->r)
+            log_error("%.*s %.*s: %s", (int)h->r->method_len, h->r->method,
+                      (int)h->r->target_len, h->r->target, tb);
+        else
+            log_error("%s", tb);
+        if (h)
+            send_500(s, h, msg, tb);
+        lua_settop(s->L, 0);
+    } else if (h && h->r) {
+        http_req *r = h->r;
+        if (!r->started)
+            r->drv->start(r, 204, NULL, 0, 0);
+        if (!r->finished && h->r)
+            r->drv->body(r, "", 0, 1);
+    }
+    if (h && h->r) {        /* finished above: cut the handle */
+        h->r->app_data = NULL;
+        h->r = NULL;
+    }
+    lua_settop(co, 0);
+    task_end(t);
+}
+
+static void on_sleep_done(uv_timer_t *tm)
+{
+    ltask *t = tm->data;
+    task_resume(t, 0);
+}
+
+/* Start a task running the function below `nargs` arguments on s->L. */
+static ltask *task_new(lstate *s, int nargs, lhandle *h)
+{
+    lua_State *L = s->L;
+    ltask *t = calloc(1, sizeof *t);
+    t->s = s;
+    t->h = h;
+    t->co = lua_newthread(L);
+    t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    *task_slot(t->co) = t;
+    lua_sethook(t->co, deadline_hook, LUA_MASKCOUNT, 10000);
+    lua_xmove(L, t->co, nargs + 1);
+    uv_timer_init(s->app->w->loop, &t->sleep);
+    t->sleep.data = t;
+    s->refs++;
+    return t;
+}
+
+void lcore_spawn(lstate *s, int nargs)
+{
+    ltask *t = task_new(s, nargs, NULL);
+    task_resume(t, nargs);
+}
+
+static void on_abort(http_req *r)
+{
+    lhandle *h = r->app_data;
+    if (h) {
+        h->r = NULL;
+        h->aborted = 1;
+    }
+}
+
+static void push_string_or_empty(lua_State *L, const char *p, size_t n)
+{
+    lua_pushlstring(L, p ? p : "", p ? n : 0);
+}
+
+void lcore_handle(lstate *s, http_req *r)
+{
+    lua_State *L = s->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->dispatch_ref);
+    lhandle *h = lua_newuserdatauv(L, sizeof *h, 0);
+    h->r = r;
+    h->aborted = 0;
+    luaL_setmetatable(L, HANDLE_MT);
+    r->app_data = h;
+    r->on_abort = on_abort;
+    push_string_or_empty(L, r->method, r->method_len);
+    push_string_or_empty(L, r->target, r->target_len);
+    push_string_or_empty(L, r->host, r->host_len);
+    lua_pushstring(L, r->scheme);
+    lua_pushstring(L, r->protocol);
+    lua_pushstring(L, r->c->remote_addr);
+    lua_pushinteger(L, r->c->remote_port);
+    lua_pushinteger(L, (lua_Integer)r->id);
+    push_string_or_empty(L, r->body, r->body_len);
+    ltask *t = task_new(s, 10, h);
+    task_resume(t, 10);
+}
+
+/* ---- core.* primitives -------------------------------------------------- */
+
+static lhandle *check_handle(lua_State *L, int i)
+{
+    return luaL_checkudata(L, i, HANDLE_MT);
+}
+
+/* core.start(h, status, {n1, v1, n2, v2, ...}, content_length or -1) */
+static int l_start(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    int status = (int)luaL_checkinteger(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer clen = luaL_optinteger(L, 4, -1);
+    if (!h->r || h->r->started) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    http_hdr hd[64];
+    size_t n = 0;
+    lua_Integer len = luaL_len(L, 3);
+    for (lua_Integer i = 1; i + 1 <= len && n < 64; i += 2, n++) {
+        lua_rawgeti(L, 3, i);
+        lua_rawgeti(L, 3, i + 1);
+        hd[n].name = lua_tolstring(L, -2, &hd[n].name_len);
+        hd[n].value = lua_tolstring(L, -1, &hd[n].value_len);
+        lua_pop(L, 2);   /* strings stay alive: the table holds them */
+        if (!hd[n].name || !hd[n].value)
+            return luaL_error(L, "response header %d is not a string", (int)(i / 2 + 1));
+    }
+    h->r->drv->start(h->r, status, hd, n, clen);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.body(h, data, fin) -> true, or false when the client is gone */
+static int l_body(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    size_t n = 0;
+    const char *p = luaL_optlstring(L, 2, "", &n);
+    int fin = lua_toboolean(L, 3);
+    http_req *r = h->r;
+    if (!r || !r->started) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (fin) {
+        r->app_data = NULL;
+        h->r = NULL;
+    }
+    lua_pushboolean(L, r->drv->body(r, p, n, fin) >= 0);
+    return 1;
+}
+
+static int l_alive(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    lua_pushboolean(L, h->r != NULL);
+    lua_pushboolean(L, h->r && h->r->started);
+    return 2;
+}
+
+/* core.headers(h) -> { name = value } with repeats joined (", " or "; ") */
+static int l_headers(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    lua_newtable(L);
+    if (!h->r)
+        return 1;
+    http_req *r = h->r;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        http_hdr *x = &r->headers[i];
+        lua_pushlstring(L, x->name, x->name_len);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, -3) == LUA_TSTRING) {
+            int cookie = x->name_len == 6 && memcmp(x->name, "cookie", 6) == 0;
+            lua_pushstring(L, cookie ? "; " : ", ");
+            lua_pushlstring(L, x->value, x->value_len);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, x->value, x->value_len);
+        }
+        lua_rawset(L, -3);
+    }
+    return 1;
+}
+
+static int l_pending(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    lua_pushinteger(L, h->r ? (lua_Integer)h->r->drv->pending(h->r) : 0);
+    return 1;
+}
+
+/* core.sleep(seconds): arm the timer; the prelude then yields. */
+static int l_sleep(lua_State *L)
+{
+    double sec = luaL_checknumber(L, 1);
+    ltask *t = *task_slot(L);
+    if (!t)
+        return luaL_error(L, "atto.sleep() works only inside a handler or timer");
+    if (sec < 0)
+        sec = 0;
+    t->sleeping = 1;
+    uv_timer_start(&t->sleep, on_sleep_done, (uint64_t)(sec * 1000.0), 0);
+    return 0;
+}
+
+/* core.serve_file(h, absolute_path, status) -> true if served */
+static int l_serve_file(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    if (!h->r || h->r->started) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    http_req *r = h->r;
+    int rc = static_serve(r, path);
+    if (rc > 0 && r->finished) {
+        r->app_data = NULL;
+        h->r = NULL;
+    }
+    lua_pushboolean(L, rc > 0);
+    return 1;
+}
+
+static int l_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+    return 1;
+}
+
+static int l_log(lua_State *L)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, ' ');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    return 0;
+}
+
+static int l_log_error(lua_State *L)
+{
+    lstate *s = *(lstate **)lua_getextraspace(L);
+    (void)s;
+    log_error("%s", luaL_checkstring(L, 1));
+    return 0;
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+static lstate *state_of(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "atto.lstate");
+    lstate *s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void timer_drop(ltimer *tm)
+{
+    lstate *s = tm->s;
+    for (ltimer **pp = &s->timers; *pp; pp = &(*pp)->next)
+        if (*pp == tm) {
+            *pp = tm->next;
+            break;
+        }
+    luaL_unref(s->L, LUA_REGISTRYINDEX, tm->fn_ref);
+    tm->closing = 1;
+    if (uv_is_active((uv_handle_t *)&tm->h) || tm->h.loop)
+        uv_close((uv_handle_t *)&tm->h, timer_closed);
+    else
+        free(tm);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    ltimer *tm = h->data;
+    lstate *s = tm->s;
+    lua_rawgeti(s->L, LUA_REGISTRYINDEX, tm->fn_ref);
+    int once = tm->repeat_ms == 0;
+    if (once)
+        timer_drop(tm);
+    lcore_spawn(s, 0);
+}
+
+static void timer_arm(ltimer *tm)
+{
+    uv_timer_init(tm->s->app->w->loop, &tm->h);
+    tm->h.data = tm;
+    uv_timer_start(&tm->h, on_timer, tm->ms, tm->repeat_ms);
+}
+
+/* core.timer(seconds, repeat, fn) -> id */
+static int l_timer(lua_State *L)
+{
+    lstate *s = state_of(L);
+    double sec = luaL_checknumber(L, 1);
+    int repeat = lua_toboolean(L, 2);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    if (sec < 0.001)
+        sec = 0.001;
+    ltimer *tm = calloc(1, sizeof *tm);
+    tm->s = s;
+    tm->ms = (uint64_t)(sec * 1000.0);
+    tm->repeat_ms = repeat ? tm->ms : 0;
+    lua_pushvalue(L, 3);
+    tm->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    tm->id = ++s->next_timer_id;
+    tm->next = s->timers;
+    s->timers = tm;
+    if (!s->check_only && s->app->w)
+        timer_arm(tm);
+    lua_pushinteger(L, tm->id);
+    return 1;
+}
+
+static int l_cancel(lua_State *L)
+{
+    lstate *s = state_of(L);
+    lua_Integer id = luaL_checkinteger(L, 1);
+    for (ltimer *tm = s->timers; tm; tm = tm->next)
+        if (tm->id == id) {
+            timer_drop(tm);
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+void lcore_start_timers(lstate *s)
+{
+    for (ltimer *tm = s->timers; tm; tm = tm->next)
+        if (!tm->h.loop)
+            timer_arm(tm);
+}
+
+void lcore_stop_timers(lstate *s)
+{
+    while (s->timers)
+        timer_drop(s->timers);
+}
+
+void lcore_close_timers(lstate *s)
+{
+    lcore_stop_timers(s);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* core.urldecode(s, plus_is_space) -> decoded, or nil + reason */
+static int l_urldecode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    int plus = lua_toboolean(L, 2);
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, n);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            int hi = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                lua_pushnil(L);
+                lua_pushstring(L, "bad percent-encoding");
+                return 2;
+            }
+            out[j++] = (char)(hi * 16 + lo);
+            i += 2;
+            continue;
+        }
+        out[j++] = plus && c == '+' ? ' ' : c;
+    }
+    luaL_pushresultsize(&b, j);
+    return 1;
+}
+
+static int l_urlencode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            luaL_addchar(&b, (char)c);
+        } else {
+            luaL_addchar(&b, '%');
+            luaL_addchar(&b, hex[c >> 4]);
+            luaL_addchar(&b, hex[c & 15]);
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static int l_escape(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '&': luaL_addstring(&b, "&amp;"); break;
+        case '<': luaL_addstring(&b, "&lt;"); break;
+        case '>': luaL_addstring(&b, "&gt;"); break;
+        case '"': luaL_addstring(&b, "&quot;"); break;
+        case '\'': luaL_addstring(&b, "&#39;"); break;
+        default: luaL_addchar(&b, s[i]);
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static int l_site_dir(lua_State *L)
+{
+    lstate *s = state_of(L);
+    lua_pushstring(L, s->app->cfg->site_dir);
+    return 1;
+}
+
+static int l_dev(lua_State *L)
+{
+    lstate *s = state_of(L);
+    lua_pushboolean(L, s->app->cfg->dev);
+    return 1;
+}
+
+static const luaL_Reg core_fns[] = {
+    {"start", l_start}, {"body", l_body}, {"alive", l_alive}, {"headers", l_headers},
+    {"pending", l_pending}, {"sleep", l_sleep}, {"serve_file", l_serve_file},
+    {"now", l_now}, {"log", l_log}, {"log_error", l_log_error}, {"timer", l_timer},
+    {"cancel", l_cancel}, {"urldecode", l_urldecode}, {"urlencode", l_urlencode},
+    {"escape", l_escape}, {"site_dir", l_site_dir}, {"dev", l_dev},
+    {NULL, NULL}
+};
+
+/* ---- building a state --------------------------------------------------- */
+
+/* C modules other files of the Lua layer provide (weak: each may be absent
+ * while it is being built). Scripts reach them with require "atto.x". */
+int luaopen_atto_web(lua_State *L) __attribute__((weak));
+int luaopen_atto_static(lua_State *L) __attribute__((weak));
+int luaopen_atto_gopher(lua_State *L) __attribute__((weak));
+int luaopen_atto_mail(lua_State *L) __attribute__((weak));
+static const struct { const char *name; lua_CFunction open; } c_modules[] = {
+    {"atto.web", luaopen_atto_web},
+    {"atto.static", luaopen_atto_static},
+    {"atto.gopher", luaopen_atto_gopher},
+    {"atto.mail", luaopen_atto_mail},
+};
+
+static int msgh_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+    return 1;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Run a script file with a traceback handler; error text into err. */
+static int run_file(lua_State *L, const char *path, int dev, char *err, size_t errlen)
+{
+    lua_pushcfunction(L, msgh_traceback);
+    int base = lua_gettop(L);
+    if (luaL_loadfile(L, path) != LUA_OK) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        lua_settop(L, base - 1);
+        return -1;
+    }
+    if (lua_pcall(L, 0, 0, base) != LUA_OK) {
+        const char *m = lua_tostring(L, -1);
+        if (!dev) {   /* first line only: "file:line: what" */
+            const char *nl = m ? strchr(m, '\n') : NULL;
+            snprintf(err, errlen, "%.*s", nl ? (int)(nl - m) : (int)strlen(m ? m : ""), m ? m : "");
+        } else {
+            snprintf(err, errlen, "%s", m ? m : "error");
+        }
+        lua_settop(L, base - 1);
+        return -1;
+    }
+    lua_settop(L, base - 1);
+    return 0;
+}
+
+lua_State *lcore_new_state(lstate *s, const server_config *cfg, char *err, size_t errlen)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        snprintf(err, errlen, "cannot create a Lua state (out of memory)");
+        return NULL;
+    }
+    s->L = L;
+    *task_slot(L) = NULL;
+    luaL_openlibs(L);
+    lua_pushlightuserdata(L, s);
+    lua_setfield(L, LUA_REGISTRYINDEX, "atto.lstate");
+    luaL_newmetatable(L, HANDLE_MT);
+    lua_pop(L, 1);
+
+    /* require: the site folder first, then the system's Lua 5.4 modules */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", cfg->site_dir, cfg->site_dir, lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+
+    /* C modules of the Lua layer, by require name */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "preload");
+    for (size_t i = 0; i < sizeof c_modules / sizeof c_modules[0]; i++)
+        if (c_modules[i].open) {
+            lua_pushcfunction(L, c_modules[i].open);
+            lua_setfield(L, -2, c_modules[i].name);
+        }
+    lua_pop(L, 2);
+
+    /* the prelude builds atto, site, req and res on core.*; the other
+     * embedded scripts extend them, in name order */
+    luaL_newlib(L, core_fns);
+    int core_idx = lua_gettop(L);
+    for (size_t i = 0; i < sizeof embedded_lua / sizeof embedded_lua[0]; i++) {
+        if (luaL_loadbuffer(L, (const char *)embedded_lua[i].code, embedded_lua[i].len,
+                            embedded_lua[i].name) != LUA_OK) {
+            snprintf(err, errlen, "%s", lua_tostring(L, -1));
+            goto fail;
+        }
+        lua_pushvalue(L, core_idx);
+        if (lua_pcall(L, 1, i == 0 ? 2 : 0, 0) != LUA_OK) {
+            snprintf(err, errlen, "%s", lua_tostring(L, -1));
+            goto fail;
+        }
+        if (i == 0) {
+            s->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            s->dispatch_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+    }
+    lua_settop(L, 0);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mail.lua", cfg->site_dir);
+    s->has_mail = file_exists(path);
+    snprintf(path, sizeof path, "%s/index.lua", cfg->site_dir);
+    if (file_exists(path)) {
+        if (run_file(L, path, cfg->dev, err, errlen) < 0)
+            goto fail;
+    } else {
+        char pub[4096];
+        snprintf(pub, sizeof pub, "%s/public", cfg->site_dir);
+        if (!s->has_mail && !file_exists(pub)) {
+            snprintf(err, errlen, "%s: not found — a site needs index.lua (run `atto new %s` to make one)",
+                     path, cfg->site_dir);
+            goto fail;
+        }
+    }
+    if (s->has_mail) {
+        snprintf(path, sizeof path, "%s/mail.lua", cfg->site_dir);
+        lua_getglobal(L, "atto");
+        lua_getfield(L, -1, "_load_mail");
+        lua_remove(L, -2);
+        if (lua_isfunction(L, -1)) {
+            lua_pushstring(L, path);
+            if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+                snprintf(err, errlen, "%s", lua_tostring(L, -1));
+                goto fail;
+            }
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    return L;
+fail:
+    lcore_close_timers(s);
+    lua_close(L);
+    s->L = NULL;
+    return NULL;
+}
+
+/* ---- site:listen{} ------------------------------------------------------ */
+
+static const char *listen_keys[LISTEN_KINDS] = {
+    "http", "https", "smtp", "submission", "imap", "pop3", "smtps", "imaps", "pop3s", "gopher"
+};
+
+static int opt_int(lua_State *L, int t, const char *k, long long *out)
+{
+    lua_getfield(L, t, k);
+    int isnum = 0;
+    long long v = lua_tointegerx(L, -1, &isnum);
+    lua_pop(L, 1);
+    if (isnum)
+        *out = v;
+    return isnum;
+}
+
+int lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char *err, size_t errlen)
+{
+    lua_State *L = s->L;
+    lua_getglobal(L, "atto");
+    lua_getfield(L, -1, "_listen");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    int t = lua_gettop(L);
+    long long v;
+    for (int k = 0; k < LISTEN_KINDS; k++)
+        if (!flag_set[k] && opt_int(L, t, listen_keys[k], &v)) {
+            if (v < 0 || v > 65535) {
+                snprintf(err, errlen, "site:listen{%s = %lld}: a port is 0 (off) to 65535", listen_keys[k], v);
+                lua_pop(L, 2);
+                return -1;
+            }
+            cfg->ports[k] = (int)v;
+        }
+    server_limits *lim = &cfg->limits;
+    if (opt_int(L, t, "max_body", &v) && v > 0) lim->max_body_bytes = (size_t)v;
+    if (opt_int(L, t, "max_header", &v) && v > 0) lim->max_header_bytes = (size_t)v;
+    if (opt_int(L, t, "max_headers", &v) && v > 0) lim->max_headers = (size_t)v;
+    if (opt_int(L, t, "keepalive_timeout", &v) && v > 0) lim->keepalive_ms = (uint64_t)v * 1000;
+    if (opt_int(L, t, "header_timeout", &v) && v > 0) lim->header_timeout_ms = (uint64_t)v * 1000;
+    if (opt_int(L, t, "handler_timeout", &v) && v > 0) lim->handler_ms = (uint64_t)v * 1000;
+    if (opt_int(L, t, "max_upload_parts", &v) && v > 0) lim->max_upload_parts = (size_t)v;
+    if (opt_int(L, t, "h2_max_streams", &v) && v > 0) lim->h2_max_streams = (uint32_t)v;
+    if (!flag_set[LISTEN_KINDS] && opt_int(L, t, "workers", &v) && v > 0) cfg->workers = (int)v;
+    lua_getfield(L, t, "https_redirect");
+    cfg->https_redirect = lua_toboolean(L, -1);
+    lua_pop(L, 3);
+    return 0;
+}
+
+int lcore_has_gopher(lstate *s)
+{
+    lua_State *L = s->L;
+    lua_getglobal(L, "atto");
+    lua_getfield(L, -1, "_has_gopher");
+    int has = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return has;
+}

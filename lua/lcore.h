@@ -1,0 +1,48 @@
+/*
+ * lcore.h — shared by the Lua layer's files: per-worker app, per-state
+ * bookkeeping, tasks (coroutines) and the primitives the prelude calls.
+ */
+#ifndef ATTO_LUA_LCORE_H
+#define ATTO_LUA_LCORE_H
+#include <stdint.h>
+#include <time.h>
+#include <lua.h>
+#include "core/http.h"
+#include "core/server.h"
+
+typedef struct lstate lstate;
+typedef struct ltimer ltimer;
+
+typedef struct lapp {
+    const server_config *cfg;
+    worker  *w;
+    lstate  *cur;
+    uint64_t last_check;
+} lapp;
+
+struct lstate {
+    lapp      *app;
+    lua_State *L;
+    int        refs;         /* the app's reference + one per live task */
+    time_t     mtime;
+    int        check_only;   /* `atto check`: no timers, no loop */
+    int        has_mail;
+    int        dispatch_ref; /* prelude's dispatcher */
+    int        error_ref;    /* prelude's error-page function */
+    ltimer    *timers;
+    int        next_timer_id;
+};
+
+void lstate_unref(lstate *s);     /* engine.c: drop a reference */
+lua_State *lcore_new_state(lstate *s, const server_config *cfg, char *err, size_t errlen);
+void lcore_handle(lstate *s, http_req *r);
+void lcore_start_timers(lstate *s);   /* arm site:every/after registered at load */
+void lcore_stop_timers(lstate *s);    /* stop repeating timers (reload) */
+void lcore_close_timers(lstate *s);   /* close every timer handle (state going away) */
+int  lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char *err, size_t errlen);
+int  lcore_has_gopher(lstate *s);
+/* Run fn (on top of s->L's stack) with nargs args below it, as a task. */
+void lcore_spawn(lstate *s, int nargs);
+/* Format a Lua error for humans: "index.lua:12: boom" with the site path cut. */
+const char *lcore_short_error(lstate *s, const char *msg);
+#endif
