@@ -22,7 +22,8 @@
  * SSL_CTX: every host and every reloaded set encrypts with the same keys, and
  * the keys rotate every TLS_TICKET_ROTATE seconds (the previous key still
  * decrypts, and such a ticket is renewed), so a stolen key exposes at most
- * two periods of sessions.
+ * two periods of sessions. A TLS 1.3 resumption always gets a fresh ticket,
+ * since clients use each ticket once.
  *
  * Errors: reasons come from OpenSSL's (thread-local) error queue, short and
  * human ("wrong version number", "no shared cipher"); configuration errors
@@ -239,6 +240,10 @@ static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
     }
     ok = ok && EVP_MAC_CTX_set_params(hctx, params);
     OPENSSL_cleanse(&k, sizeof k);
+    /* TLS 1.3 clients use a ticket once (RFC 8446 C.4): always hand out a
+     * fresh one on resumption, or every other connection is a full one. */
+    if (!enc && r == 1 && SSL_version(ssl) == TLS1_3_VERSION)
+        r = 2;
     return ok ? r : -1;
 }
 
@@ -534,6 +539,10 @@ void tls_conn_free(tls_conn *t)
 {
     if (!t)
         return;
+    /* A connection that simply ends (most browsers never send close_notify)
+     * keeps its session resumable; only a failed one is forgotten. */
+    if (t->done && !t->failed)
+        SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(t->ssl);
     tls_certs_release(t->certs);
     OPENSSL_cleanse(t->pending.data, t->pending.cap);
