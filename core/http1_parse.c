@@ -24,6 +24,7 @@
  * buf_size(out), so `out` should hold only this request's body.
  */
 #include "core/http1_parse.h"
+#include <limits.h>
 #include <string.h>
 
 enum { C_TCHAR = 1, C_VALUE = 2, C_TARGET = 4, C_HOST = 8, C_HEX = 16 };
@@ -552,9 +553,10 @@ int h1_parse_head(char *data, size_t len, const h1_limits *lim, h1_head *out, co
 {
     if (!lim)
         lim = &h1_default_limits;
+    size_t max_head = lim->max_head < INT_MAX ? lim->max_head : INT_MAX;
     h1_scan s = {
-        .d = data, .pos = 0, .len = len, .max_head = lim->max_head,
-        .end = len < lim->max_head ? len : lim->max_head,
+        .d = data, .pos = 0, .len = len, .max_head = max_head,
+        .end = len < max_head ? len : max_head,
         .max_uri = lim->max_uri,
         .max_headers = lim->max_headers < H1_MAX_HEADERS ? lim->max_headers : H1_MAX_HEADERS,
         .h = out, .err = err,
