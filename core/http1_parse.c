@@ -151,7 +151,7 @@ static int h1__host_ok(const char *p, size_t n, int need_port)
     }
     if (i == n)
         return !need_port;
-    if (p[i] != ':')
+    if (p[i] != ':' || (need_port && i + 1 == n))
         return 0;
     for (i++; i < n; i++)
         if (p[i] < '0' || p[i] > '9')

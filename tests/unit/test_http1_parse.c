@@ -393,6 +393,9 @@ TEST(connect_needs_authority)
 {
     REJECT("CONNECT / HTTP/1.1\r\n" HOST_A "\r\n", 400, "authority-form");
     REJECT("CONNECT example.com HTTP/1.1\r\n" HOST_A "\r\n", 400, "authority-form");
+    REJECT("CONNECT example.com: HTTP/1.1\r\n" HOST_A "\r\n", 400, "authority-form");
+    REJECT("CONNECT :443 HTTP/1.1\r\n" HOST_A "\r\n", 400, "authority-form");
+    REJECT("CONNECT [::1] HTTP/1.1\r\n" HOST_A "\r\n", 400, "authority-form");
 }
 TEST(authority_form_only_for_connect) { REJECT("GET example.com:80 HTTP/1.1\r\n" HOST_A "\r\n", 400, "form"); }
 TEST(absolute_form_other_scheme) { REJECT("GET ftp://h/x HTTP/1.1\r\n" HOST_A "\r\n", 400, "request-target form"); }
