@@ -183,4 +183,4 @@ def main(ns):
             msg = "".join(traceback.format_exception_only(type(e), e)).strip().replace("\n", "\n    ")
             print("FAIL %s: %s" % (n, msg), flush=True)
             traceback.print_exc(file=sys.stdout)
-    sys.exit(1 if failed else 0)
+    return failed
