@@ -121,6 +121,7 @@ typedef struct pair {
     buf wire;               /* server's ciphertext out */
     int sr;                 /* first non-OK server result */
     int cl_closed, cl_failed;
+    unsigned char last_type;  /* record type opening the server's last flight */
     const char *err;
 } pair;
 
@@ -200,6 +201,7 @@ static void pump(pair *p)
                 p->sr = r;
         }
         if (buf_size(&p->wire)) {
+            p->last_type = (unsigned char)buf_head(&p->wire)[0];
             BIO_write(p->cin, buf_head(&p->wire), (int)buf_size(&p->wire));
             moved += buf_size(&p->wire);
             buf_reset(&p->wire);
@@ -397,6 +399,55 @@ TEST(close_notify_both_ways)
     CHECK_INT(e, SSL_ERROR_ZERO_RETURN);
 }
 
+/* A TLS 1.3 KeyUpdate asking for ours: the answer goes out from tls_conn_read. */
+TEST(key_update_answered)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_3_VERSION, 0);
+    pair p;
+    int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL);
+    ok = ok && SSL_key_update(p.cl, SSL_KEY_UPDATE_REQUESTED) == 1 && SSL_write(p.cl, "a", 1) == 1;
+    pump(&p);
+    int got_a = buf_size(&p.plain) == 1 && buf_head(&p.plain)[0] == 'a';
+    int wr = tls_conn_write(p.t, "b", 1, &p.wire, &p.err);
+    pump(&p);
+    int got_b = buf_size(&p.cplain) == 1 && buf_head(&p.cplain)[0] == 'b' && !p.cl_failed;
+    int sr = p.sr;
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    CHECK(ok);
+    CHECK(got_a);
+    CHECK_INT(wr, TLS_OK);
+    CHECK(got_b);
+    CHECK_INT(sr, TLS_OK);
+}
+
+/* A TLS 1.2 client asking to renegotiate is told no (a no_renegotiation
+ * warning alert). OpenSSL's client then gives up with a fatal alert of its
+ * own, which the server reports. */
+TEST(renegotiation_refused)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+    pair p;
+    int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL);
+    p.last_type = 0;
+    ok = ok && SSL_renegotiate(p.cl) == 1;
+    SSL_do_handshake(p.cl);
+    pump(&p);
+    int told = p.last_type == 0x15, sr = p.sr;
+    char err[128];
+    snprintf(err, sizeof err, "%s", p.err ? p.err : "");
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    CHECK(ok);
+    CHECK(told);
+    CHECK_INT(sr, TLS_ERR);
+    CHECK_STR(err, "sslv3 alert handshake failure");
+}
+
 /* ---- ALPN ---- */
 
 static const char *alpn_of(tls_ctx *ctx, int offer_h2, const char *wire, int *ok)
@@ -516,7 +567,8 @@ static int old_client_refused(int version, char *err, size_t n)
     SSL_CTX *cc = client_ctx(version, version);
     pair p;
     int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL);
-    int refused = !ok && p.sr == TLS_ERR && p.cl_failed && !tls_conn_handshake_done(p.t);
+    int refused = !ok && p.sr == TLS_ERR && p.cl_failed && !tls_conn_handshake_done(p.t) &&
+                  p.last_type == 0x15;   /* told with an alert */
     snprintf(err, n, "%s", p.err ? p.err : "");
     pair_free(&p);
     SSL_CTX_free(cc);
@@ -535,7 +587,7 @@ TEST(old_protocols_refused)
     CHECK_STR(e10, "unsupported protocol");
 }
 
-static int garbage(const char *bytes, size_t len, char *err, size_t n, int *again)
+static int garbage(const char *bytes, size_t len, char *err, size_t n, int *again, int want_alert)
 {
     tls_ctx *ctx = ctx_default();
     tls_conn *t = tls_conn_new(ctx, 1);
@@ -544,8 +596,10 @@ static int garbage(const char *bytes, size_t len, char *err, size_t n, int *agai
     tls_conn_feed(t, bytes, len);
     int r = tls_conn_read(t, &plain, &out, &e);
     snprintf(err, n, "%s", e ? e : "");
+    int alert = buf_size(&out) >= 7 && buf_head(&out)[0] == 0x15 && buf_head(&out)[5] == 2;   /* fatal alert record */
     *again = tls_conn_read(t, &plain, &out, &e2) == TLS_ERR && e2 && strcmp(e2, err) == 0 &&
-             tls_conn_write(t, "x", 1, &out, &e2) == TLS_ERR && buf_size(&plain) == 0;
+             tls_conn_write(t, "x", 1, &out, &e2) == TLS_ERR && buf_size(&plain) == 0 &&
+             alert == want_alert;
     tls_conn_free(t);
     buf_free(&plain);
     buf_free(&out);
@@ -558,9 +612,10 @@ TEST(garbage_refused_with_reason)
     char e1[128], e2[128], e3[128];
     int a1, a2, a3;
     const char junk[] = "\x16\x03\x01\x00\x10 this is not a client hello at all";
-    int r1 = garbage("\x01\x02\x03\x04\x05garbage garbage garbage", 28, e1, sizeof e1, &a1);
-    int r2 = garbage("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, e2, sizeof e2, &a2);
-    int r3 = garbage(junk, sizeof junk - 1, e3, sizeof e3, &a3);
+    /* not TLS at all: OpenSSL just stops; a bad handshake message: an alert */
+    int r1 = garbage("\x01\x02\x03\x04\x05garbage garbage garbage", 28, e1, sizeof e1, &a1, 0);
+    int r2 = garbage("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, e2, sizeof e2, &a2, 0);
+    int r3 = garbage(junk, sizeof junk - 1, e3, sizeof e3, &a3, 1);
     printf("# garbage reasons: \"%s\" / \"%s\" / \"%s\"\n", e1, e2, e3);
     CHECK_INT(r1, TLS_ERR);
     CHECK_INT(r2, TLS_ERR);
@@ -936,6 +991,8 @@ int main(void)
     RUN(data_both_ways);
     RUN(write_before_handshake_is_flushed_after);
     RUN(close_notify_both_ways);
+    RUN(key_update_answered);
+    RUN(renegotiation_refused);
     RUN(alpn_selection);
     RUN(sni_selects_certificate);
     RUN(rsa_and_ecdsa_certificates);
