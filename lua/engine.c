@@ -149,11 +149,19 @@ static void app_handle(void *p, http_req *r)
     lcore_handle(app->cur, r);
 }
 
+/* Gopher and mail entry points live in lua/lgopher.c and lua/lmail.c
+ * (gopher/gopher.h and mail/hooks.h say what they are); weak, so the
+ * web side builds on its own. */
+extern const char lua_gopher_handler[] __attribute__((weak));
+extern const char lua_mail_hooks[] __attribute__((weak));
+
 const app_ops lua_app_ops = {
     .create = app_create,
     .destroy = app_destroy,
     .handle = app_handle,
     .reload = app_reload,
+    .gopher = (void *)lua_gopher_handler,
+    .mail = (void *)lua_mail_hooks,
 };
 
 /* ---- atto check / site:listen ------------------------------------------- */
