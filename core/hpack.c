@@ -104,6 +104,7 @@ static void tbl_grow(hpack_table *t, size_t limit)
             n.ent[n.count++] = e;
         }
         n.size = t->size;
+        n.inserted = (uint32_t)n.count;
     }
     tbl_free(t);
     *t = n;
@@ -150,6 +151,7 @@ static hpack_entry *tbl_add(hpack_table *t, const char *name, size_t nlen,
     e->name_len = (uint32_t)nlen;
     e->value_len = (uint32_t)vlen;
     t->count++;
+    t->inserted++;
     t->size += need;
     return e;
 }
@@ -456,13 +458,15 @@ int hpack_decode_block(hpack_dec *d, const uint8_t *in, size_t len,
 
 /* ---- the encoder ---------------------------------------------------- */
 
-static uint32_t fnv1a(uint32_t h, const char *s, size_t n)
+/* A name hash from the length and three bytes: names are short and differ
+ * there; a collision costs one memcmp. tools/gen_hpack_huff.py mirrors it. */
+static uint32_t name_hash(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
+    uint32_t h = (uint32_t)n * 0x9e3779b1u;
+    if (n)
+        h ^= (uint8_t)s[0] * 0x85ebca6bu ^ (uint8_t)s[n - 1] * 0xc2b2ae35u ^ (uint8_t)s[n / 2] * 0x27d4eb2fu;
+    return h ^ (h >> 15);
 }
-#define FNV_SEED 2166136261u
 
 void hpack_enc_init(hpack_enc *e, size_t max_table_size)
 {
@@ -555,9 +559,11 @@ static int enc_should_index(hpack_enc *e, const char *name, size_t nlen, size_t 
 }
 
 /* Finds the field: returns a full-match index, or 0 with *name_idx the best
- * name-only index (0 if none). */
+ * name-only index (0 if none). Static first (its indices are smaller), then
+ * the dynamic table through the bucket chain of the name hash, newest first;
+ * a chain ends at an evicted id and is never longer than the table. */
 static size_t enc_find(hpack_enc *e, const char *name, size_t nlen, uint32_t nh,
-                       const char *value, size_t vlen, uint32_t h, size_t *name_idx)
+                       const char *value, size_t vlen, size_t *name_idx)
 {
     *name_idx = 0;
     for (size_t s = nh & 127; hpack_static_slot[s]; s = (s + 1) & 127) {
@@ -572,14 +578,19 @@ static size_t enc_find(hpack_enc *e, const char *name, size_t nlen, uint32_t nh,
         break;
     }
     const hpack_table *t = &e->table;
-    for (size_t i = 1; i <= t->count; i++) {
-        const hpack_entry *x = tbl_get(t, i);
-        if (x->name_hash != nh || x->name_len != nlen || memcmp(tbl_name(t, x), name, nlen) != 0)
-            continue;
-        if (x->hash == h && x->value_len == vlen && memcmp(tbl_value(t, x), value, vlen) == 0)
-            return HPACK_STATIC_COUNT + i;
-        if (!*name_idx)
-            *name_idx = HPACK_STATIC_COUNT + i;
+    uint32_t id = e->bucket[nh & 255];
+    for (size_t steps = 0; steps < t->count; steps++) {
+        size_t age = (uint32_t)(t->inserted - 1 - id);
+        if (age >= t->count)
+            break;
+        const hpack_entry *x = &t->ent[id & (t->ent_cap - 1)];
+        if (x->name_hash == nh && x->name_len == nlen && memcmp(tbl_name(t, x), name, nlen) == 0) {
+            if (x->value_len == vlen && memcmp(tbl_value(t, x), value, vlen) == 0)
+                return HPACK_STATIC_COUNT + age + 1;
+            if (!*name_idx)
+                *name_idx = HPACK_STATIC_COUNT + age + 1;
+        }
+        id = x->next;
     }
     return 0;
 }
@@ -600,10 +611,10 @@ static void enc_trace(hpack_enc *e, const char *what, size_t idx, const char *na
 void hpack_encode_field(hpack_enc *e, buf *out, const char *name, size_t nlen,
                         const char *value, size_t vlen, int flags)
 {
-    uint32_t nh = fnv1a(FNV_SEED, name, nlen), h = fnv1a(nh ^ (uint32_t)nlen, value, vlen);
+    uint32_t nh = name_hash(name, nlen);
     int never = (flags & HPACK_NEVER_INDEXED)
              || (!e->no_auto_sensitive && enc_sensitive(name, nlen, vlen));
-    size_t name_idx, idx = enc_find(e, name, nlen, nh, value, vlen, h, &name_idx);
+    size_t name_idx, idx = enc_find(e, name, nlen, nh, value, vlen, &name_idx);
     const char *what;
     if (idx && !never) {
         enc_int(out, 0x80, 7, idx);
@@ -630,7 +641,8 @@ void hpack_encode_field(hpack_enc *e, buf *out, const char *name, size_t nlen,
         hpack_entry *x = tbl_add(&e->table, name, nlen, value, vlen);
         if (x) {
             x->name_hash = nh;
-            x->hash = h;
+            x->next = e->bucket[nh & 255];
+            e->bucket[nh & 255] = e->table.inserted - 1;
         }
     }
     if (e->trace)

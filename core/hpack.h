@@ -35,13 +35,15 @@ typedef void (*hpack_trace_fn)(void *ud, const char *line);
 typedef struct hpack_entry {
     uint32_t off;                 /* name at data[off], value right after */
     uint32_t name_len, value_len;
-    uint32_t name_hash, hash;     /* encoder only: hash of name, of name+value */
+    uint32_t name_hash;           /* encoder only: hpack name hash */
+    uint32_t next;                /* encoder only: id of the next older entry in its bucket */
 } hpack_entry;
 
 typedef struct hpack_table {
     hpack_entry *ent;             /* ring of descriptors, newest at the head */
     size_t       ent_cap;         /* power of two */
     size_t       first, count;    /* ring index of the oldest entry; live entries */
+    uint32_t     inserted;        /* entries ever added; entry id X sits at ent[X % ent_cap] */
     char        *data;            /* byte ring of 2 * limit bytes */
     size_t       data_cap, data_head, data_tail, data_wrap; /* live bytes [head, tail) or [head, wrap) + [0, tail) */
     size_t       size;            /* RFC size: sum of name + value + 32 */
@@ -65,6 +67,7 @@ typedef struct hpack_enc {
     size_t         pending_min;   /* smallest size to announce since the last block */
     size_t         next_size;     /* the size to announce last */
     int            pending;       /* a size update is due at the next block */
+    uint32_t       bucket[256];   /* name hash -> id of the newest entry with it */
     int            no_huffman;    /* set to 1 to send every string raw */
     int            no_auto_sensitive; /* 1: never-index only on HPACK_NEVER_INDEXED
                                          (the RFC 7541 C.5 examples index set-cookie) */

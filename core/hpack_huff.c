@@ -22,13 +22,22 @@ size_t hpack_huff_encode(uint8_t *out, const uint8_t *s, size_t n)
     uint64_t acc = 0;   /* pending bits, right-aligned */
     unsigned nbits = 0;
     uint8_t *p = out;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {   /* codes are <= 30 bits: acc never holds more than 62 */
         acc = (acc << hpack_huff_len[s[i]]) | hpack_huff_code[s[i]];
         nbits += hpack_huff_len[s[i]];
-        while (nbits >= 8) {
-            nbits -= 8;
-            *p++ = (uint8_t)(acc >> nbits);
+        if (nbits >= 32) {
+            nbits -= 32;
+            uint32_t w = (uint32_t)(acc >> nbits);
+            p[0] = (uint8_t)(w >> 24);
+            p[1] = (uint8_t)(w >> 16);
+            p[2] = (uint8_t)(w >> 8);
+            p[3] = (uint8_t)w;
+            p += 4;
         }
+    }
+    while (nbits >= 8) {
+        nbits -= 8;
+        *p++ = (uint8_t)(acc >> nbits);
     }
     if (nbits)
         *p++ = (uint8_t)((acc << (8 - nbits)) | (0xffu >> nbits));

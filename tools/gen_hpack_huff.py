@@ -18,7 +18,7 @@ below, symbol 0..255 then EOS = 256, as (code, bit length)) and derives:
 
 core/hpack_static_table.h, from Appendix A (the static table):
   hpack_static[62]          index 1..61 as {name, value, name_len, value_len};
-  hpack_static_slot[128]    open addressing on FNV-1a(name) & 127 (linear
+  hpack_static_slot[128]    open addressing on name_hash(name) & 127 (linear
       probing, 0 = empty) giving the first index that has each name; the
       entries sharing a name are consecutive in the table.
 
@@ -150,11 +150,13 @@ def transitions(nodes, acc):
     return table
 
 
-def fnv1a(data):
-    h = 2166136261
-    for b in data.encode():
-        h = ((h ^ b) * 16777619) & 0xffffffff
-    return h
+def name_hash(name):
+    """Mirrors name_hash() in core/hpack.c."""
+    s, n = name.encode(), len(name)
+    h = (n * 0x9e3779b1) & 0xffffffff
+    if n:
+        h ^= ((s[0] * 0x85ebca6b) ^ (s[-1] * 0xc2b2ae35) ^ (s[n // 2] * 0x27d4eb2f)) & 0xffffffff
+    return h ^ (h >> 15)
 
 
 def static_table():
@@ -163,7 +165,7 @@ def static_table():
     for i, (name, _) in enumerate(STATIC, 1):
         if i > 1 and STATIC[i - 2][0] == name:
             continue
-        h = fnv1a(name) & 127
+        h = name_hash(name) & 127
         while slots[h]:
             h = (h + 1) & 127
         slots[h] = i
@@ -174,7 +176,7 @@ def static_table():
            "", "static const hpack_static_entry hpack_static[62] = {", "    {\"\", \"\", 0, 0},"]
     for i, (name, value) in enumerate(STATIC, 1):
         out.append('    {"%s", "%s", %d, %d}, /* %d */' % (name, value, len(name), len(value), i))
-    out += ["};", "", "/* FNV-1a(name) & 127, linear probing; 0 = empty */",
+    out += ["};", "", "/* name_hash(name) & 127 (see core/hpack.c), linear probing; 0 = empty */",
             "static const uint8_t hpack_static_slot[128] = {"]
     for i in range(0, 128, 16):
         out.append("    " + " ".join("%d," % v for v in slots[i:i + 16]))
