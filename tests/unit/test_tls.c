@@ -7,8 +7,10 @@
  * without a socket. Certificates come from tls_dev_cert() into temporary
  * folders (plus one RSA certificate made here), so the dev-cert code is
  * tested by every handshake as well.
+ *
+ * Build by hand: cc ... tests/unit/test_tls.c core/tls_cert.c core/buf.c -lssl -lcrypto
  */
-#include "core/tls.h"
+#include "core/tls.c"   /* to age ticket keys; links tls_cert.o and buf.o from the archive */
 #include "tests/unit/test.h"
 #include <errno.h>
 #include <pthread.h>
@@ -669,6 +671,60 @@ TEST(resumption)
     CHECK(r13r);
 }
 
+static int ticket_of(SSL_SESSION *s, unsigned char *out, size_t *n)
+{
+    const unsigned char *t;
+    size_t len;
+    SSL_SESSION_get0_ticket(s, &t, &len);
+    if (!len || len > 1024)
+        return 0;
+    memcpy(out, t, len);
+    *n = len;
+    return 1;
+}
+
+/* After one rotation an old ticket still resumes and is renewed; after two
+ * it is refused (a full handshake) while the renewed one resumes. */
+TEST(ticket_keys_rotate)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+    unsigned char t1[1024], t2[1024];
+    size_t n1 = 0, n2 = 0;
+    pair p;
+    int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL);
+    SSL_SESSION *s1 = SSL_get1_session(p.cl), *s2 = NULL, *old = NULL;
+    pair_free(&p);
+    ok = ok && ticket_of(s1, t1, &n1);
+    unsigned char der[4096], *dp = der;
+    const unsigned char *cdp = der;
+    int dlen = ok ? i2d_SSL_SESSION(s1, NULL) : 0;   /* a copy that keeps the first ticket */
+    if (dlen > 0 && dlen <= (int)sizeof der && i2d_SSL_SESSION(s1, &dp) == dlen)
+        old = d2i_SSL_SESSION(NULL, &cdp, dlen);
+    ctx->keys[0].born -= TLS_TICKET_ROTATE;
+    int renewed = handshake(&p, ctx, cc, 1, NULL, NULL, s1) && SSL_session_reused(p.cl);
+    s2 = SSL_get1_session(p.cl);
+    pair_free(&p);
+    renewed = renewed && ctx->nkeys == 2 && ticket_of(s2, t2, &n2) && (n1 != n2 || memcmp(t1, t2, n1) != 0);
+    ctx->keys[0].born -= TLS_TICKET_ROTATE;
+    int old_ok = old && SSL_SESSION_is_resumable(old) && ticket_of(old, t2, &n2) && n2 == n1 &&
+                 memcmp(t1, t2, n1) == 0;
+    int stale = handshake(&p, ctx, cc, 1, NULL, NULL, old) && !SSL_session_reused(p.cl);
+    pair_free(&p);
+    int fresh = handshake(&p, ctx, cc, 1, NULL, NULL, s2) && SSL_session_reused(p.cl);
+    pair_free(&p);
+    SSL_SESSION_free(s1);
+    SSL_SESSION_free(s2);
+    SSL_SESSION_free(old);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    CHECK(ok);
+    CHECK(renewed);
+    CHECK(old_ok);
+    CHECK(stale);
+    CHECK(fresh);
+}
+
 /* ---- configuration errors and reload ---- */
 
 static void ctx_err(const char *cert, const char *key, const char *host, char *err, size_t n)
@@ -999,6 +1055,7 @@ int main(void)
     RUN(old_protocols_refused);
     RUN(garbage_refused_with_reason);
     RUN(resumption);
+    RUN(ticket_keys_rotate);
     RUN(config_errors_name_the_file);
     RUN(reload_keeps_old_on_error_and_open_connections);
     RUN(dev_cert_created_private_and_reused);
