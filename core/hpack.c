@@ -239,11 +239,11 @@ static int dec_int(dec_ctx *c, int prefix, uint32_t *out)
     }
     for (unsigned shift = 0;; shift += 7) {
         if (c->pos >= c->len)
-            return dec_fail(c, start, "truncated integer at byte %zu", start);
+            return dec_fail(c, start, "truncated integer");
         uint8_t b = c->in[c->pos++];
         uint64_t add = (uint64_t)(b & 0x7f) << shift;
         if (shift > 28 || v + add > INT_MAX_VALUE)
-            return dec_fail(c, start, "integer overflow at byte %zu", start);
+            return dec_fail(c, start, "integer overflow");
         v += (uint32_t)add;
         if (!(b & 0x80))
             break;
@@ -257,14 +257,14 @@ static int dec_string(dec_ctx *c, dec_str *s)
 {
     size_t start = c->pos;
     if (c->pos >= c->len)
-        return dec_fail(c, start, "truncated block: string expected at byte %zu", start);
+        return dec_fail(c, start, "truncated block: string literal expected");
     int huffman = c->in[c->pos] & 0x80;
     uint32_t n;
     if (dec_int(c, 7, &n) < 0)
         return HPACK_ERR_COMPRESSION;
     if (n > c->len - c->pos)
-        return dec_fail(c, start, "truncated string at byte %zu: %u bytes announced, %zu left",
-                        start, n, c->len - c->pos);
+        return dec_fail(c, start, "truncated string: %u bytes announced, %zu left",
+                        n, c->len - c->pos);
     const uint8_t *p = c->in + c->pos;
     c->pos += n;
     s->huffman = huffman != 0;
@@ -278,7 +278,7 @@ static int dec_string(dec_ctx *c, dec_str *s)
     const char *why;
     long got = hpack_huff_decode(buf_tail(sc, HPACK_HUFF_DECODED_MAX(n)), p, n, &why);
     if (got < 0) {
-        return dec_fail(c, start, "%s at byte %zu", why, start);
+        return dec_fail(c, start, "%s", why);
     }
     s->scratch_off = sc->len;
     s->len = (size_t)got;
@@ -300,7 +300,7 @@ static int dec_lookup(dec_ctx *c, size_t at, uint32_t idx, dec_str *name, dec_st
     if (value)
         memset(value, 0, sizeof *value);
     if (idx == 0)
-        return dec_fail(c, at, "index 0 is not allowed (byte %zu)", at);
+        return dec_fail(c, at, "index 0 is not allowed");
     if (idx <= HPACK_STATIC_COUNT) {
         name->p = hpack_static[idx].name;
         name->len = hpack_static[idx].name_len;
@@ -312,7 +312,7 @@ static int dec_lookup(dec_ctx *c, size_t at, uint32_t idx, dec_str *name, dec_st
     }
     const hpack_table *t = &c->d->table;
     if (idx - HPACK_STATIC_COUNT > t->count)
-        return dec_fail(c, at, "index %u out of range (byte %zu; %zu entries)", idx, at,
+        return dec_fail(c, at, "index %u out of range (highest is %zu)", idx,
                         HPACK_STATIC_COUNT + t->count);
     const hpack_entry *e = tbl_get(t, idx - HPACK_STATIC_COUNT);
     name->p = tbl_name(t, e);
@@ -333,7 +333,9 @@ static void dec_trace(dec_ctx *c, const char *what, uint32_t idx, const dec_str 
         buf_printf(&line, " %u", idx);
     if (n->huffman || v->huffman)
         buf_printf(&line, " (huffman:%s%s)", n->huffman ? " name" : "", v->huffman ? " value" : "");
-    buf_printf(&line, "\n  %.*s: %.*s", (int)n->len, n->p, (int)v->len, v->p);
+    d->trace(d->trace_ud, buf_cstr(&line));
+    buf_reset(&line);
+    buf_printf(&line, "  %.*s: %.*s", (int)n->len, n->p, (int)v->len, v->p);
     d->trace(d->trace_ud, buf_cstr(&line));
     buf_free(&line);
     hpack_table_trace(&d->table, d->trace, d->trace_ud);
@@ -344,7 +346,7 @@ static int dec_emit(dec_ctx *c, hpack_emit_fn emit, void *ud, const dec_str *n, 
     c->list += n->len + v->len + ENTRY_OVERHEAD;
     if (c->d->max_list && c->list > c->d->max_list) {
         if (c->status == HPACK_OK) {
-            dec_fail(c, c->pos, "header list larger than %zu bytes (byte %zu)", c->d->max_list, c->pos);
+            dec_fail(c, c->pos, "header list larger than %zu bytes", c->d->max_list);
             c->status = HPACK_ERR_HEADER_LIST_TOO_LARGE;
         }
         return 0;
@@ -386,12 +388,12 @@ static int dec_size_update(dec_ctx *c, int at_start)
     size_t at = c->pos;
     uint32_t v;
     if (!at_start)
-        return dec_fail(c, at, "table size update after a field (byte %zu)", at);
+        return dec_fail(c, at, "table size update after a field");
     if (dec_int(c, 5, &v) < 0)
         return HPACK_ERR_COMPRESSION;
     if (v > c->d->settings_size)
-        return dec_fail(c, at, "table size update to %u exceeds the limit %zu (byte %zu)", v,
-                        c->d->settings_size, at);
+        return dec_fail(c, at, "table size update to %u exceeds the limit %zu", v,
+                        c->d->settings_size);
     if (v <= c->d->pending_min)
         c->d->pending_min = SIZE_MAX;
     tbl_set_max(&c->d->table, v);
@@ -444,15 +446,15 @@ int hpack_decode_block(hpack_dec *d, const uint8_t *in, size_t len,
             continue;
         }
         if (at_start && d->pending_min != SIZE_MAX)
-            return dec_fail(&c, c.pos, "table size update to at most %zu missing at byte %zu",
-                            d->pending_min, c.pos);
+            return dec_fail(&c, c.pos, "table size update to at most %zu missing",
+                            d->pending_min);
         at_start = 0;
         if ((r = dec_field(&c, emit, ud)) != 0)
             return r;
     }
     if (at_start && d->pending_min != SIZE_MAX && len)
-        return dec_fail(&c, c.pos, "table size update to at most %zu missing at byte %zu",
-                        d->pending_min, c.pos);
+        return dec_fail(&c, c.pos, "table size update to at most %zu missing",
+                        d->pending_min);
     return c.status;
 }
 
@@ -602,7 +604,9 @@ static void enc_trace(hpack_enc *e, const char *what, size_t idx, const char *na
     buf_puts(&line, what);
     if (idx)
         buf_printf(&line, " %zu", idx);
-    buf_printf(&line, "\n  %.*s: %.*s", (int)nlen, name, (int)vlen, value);
+    e->trace(e->trace_ud, buf_cstr(&line));
+    buf_reset(&line);
+    buf_printf(&line, "  %.*s: %.*s", (int)nlen, name, (int)vlen, value);
     e->trace(e->trace_ud, buf_cstr(&line));
     buf_free(&line);
     hpack_table_trace(&e->table, e->trace, e->trace_ud);

@@ -246,8 +246,8 @@ TEST(err_truncated_integer_continuation) { CHECK(expect_error("ff 80", "truncate
 TEST(err_integer_overflow) { CHECK(expect_error("ff ff ff ff ff ff 0f", "integer overflow", 0)); }
 TEST(err_integer_overflow_long_zeros) { CHECK(expect_error("ff 80 80 80 80 80 01", "integer overflow", 0)); }
 TEST(err_truncated_string) { CHECK(expect_error("40 05 61 62", "truncated string", 1)); }
-TEST(err_missing_name) { CHECK(expect_error("40", "string expected", 1)); }
-TEST(err_missing_value) { CHECK(expect_error("44", "string expected", 1)); }
+TEST(err_missing_name) { CHECK(expect_error("40", "string literal expected", 1)); }
+TEST(err_missing_value) { CHECK(expect_error("44", "string literal expected", 1)); }
 TEST(err_huge_string_length) { CHECK(expect_error("40 7f ff ff ff 0f", "truncated string", 1)); }
 TEST(err_huffman_eos) { CHECK(expect_error("40 84 ff ff ff ff 01 61", "EOS", 1)); }
 TEST(err_huffman_padding_too_long) { CHECK(expect_error("40 82 1f ff 01 61", "invalid Huffman padding", 1)); }
