@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "core/accesslog.h"
 #include "core/buf.h"
 #include "core/http.h"
 #include "core/http1_parse.h"
@@ -38,6 +39,7 @@ typedef struct h1c {
     int          resp_chunked, resp_nobody;
     int          in_process, eof, paused, served, timer_armed_head;
     int          handed_over;     /* the h2 engine owns the connection now */
+    uint64_t     resp_bytes;      /* body bytes sent, for the access log */
     const char  *body_inplace;    /* body that came whole with its head */
     size_t       body_inplace_len;
 } h1c;
@@ -122,6 +124,7 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
     if (h->state != S_HANDLING)
         return -1;
     if (!h->resp_nobody && n) {
+        h->resp_bytes += n;
         if (h->resp_chunked) {
             char sz[24];
             int k = snprintf(sz, sizeof sz, "%zx\r\n", n);
@@ -136,6 +139,7 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
         if (h->resp_chunked)
             conn_write(h->c, "0\r\n\r\n", 5);
         r->finished = 1;
+        accesslog_request(r, h->resp_bytes);
         h1_finish(h);
     }
     return 0;
@@ -150,6 +154,32 @@ static size_t drv_pending(http_req *r)
 static const http_driver h1_driver = { drv_start, drv_body, drv_pending };
 
 /* ---- requests ----------------------------------------------------------- */
+
+/* https_redirect: every cleartext request gets a 301 to the https URL. */
+static void h1_redirect_https(h1c *h, http_req *r)
+{
+    char loc[2048];
+    size_t hl = r->host_len;
+    const char *colon = memchr(r->host, ':', hl);
+    if (r->host_len && r->host[0] == '[') {            /* [::1]:8080 */
+        const char *end = memchr(r->host, ']', hl);
+        colon = end && end + 1 < r->host + hl && end[1] == ':' ? end + 1 : NULL;
+    }
+    if (colon)
+        hl = (size_t)(colon - r->host);
+    int port = h->c->w->cfg->ports[LISTEN_HTTPS];
+    int n = port == 443 ? snprintf(loc, sizeof loc, "https://%.*s%.*s", (int)hl, r->host,
+                                   (int)r->target_len, r->target)
+                        : snprintf(loc, sizeof loc, "https://%.*s:%d%.*s", (int)hl, r->host, port,
+                                   (int)r->target_len, r->target);
+    if (n < 0 || (size_t)n >= sizeof loc || !hl) {
+        http_respond_simple(r, 400, "text/plain; charset=utf-8", "400 Bad Request: no usable Host\n", 32);
+        return;
+    }
+    http_hdr hd[2] = {{"location", 8, loc, (size_t)n}, {"content-type", 12, "text/plain", 10}};
+    r->drv->start(r, 301, hd, 2, 0);
+    r->drv->body(r, "", 0, 1);
+}
 
 static void h1_dispatch(h1c *h)
 {
@@ -178,6 +208,11 @@ static void h1_dispatch(h1c *h)
     r->drv = &h1_driver;
     r->drv_data = h;
     h->state = S_HANDLING;
+    h->resp_bytes = 0;
+    if (c->w->cfg->https_redirect && !conn_is_tls(c) && c->w->cfg->ports[LISTEN_HTTPS]) {
+        h1_redirect_https(h, r);
+        return;
+    }
     if (hd->upgrade_h2c && h2_hooks && h2_hooks->upgrade && !conn_is_tls(c)) {
         const char *rest = buf_head(&h->in) + h->consume;
         size_t rest_len = buf_size(&h->in) - h->consume;

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#include "core/accesslog.h"
 #include "core/server_impl.h"
 #include "core/tls.h"
 
@@ -407,6 +408,8 @@ int server_run(server_config *cfg, const app_ops *ops)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n > 0 ? (int)n : 1;
     }
+    if (accesslog_open(cfg->log_file, err, sizeof err) < 0)
+        goto fail;
     if (bind_all(cfg, err, sizeof err) < 0)
         goto fail;
     if (nlisteners == 0) {

@@ -343,6 +343,19 @@ def test_sigterm_finishes_inflight_request():
     assert "stopped" in a.output()
 
 
+def test_access_log_combined_format():
+    import tempfile, re
+    logf = os.path.join(tempfile.mkdtemp(), "access.log")
+    with lib.Atto(SITE, args=["--log", logf]) as a:
+        lib.curl("-A", 'agent "x"', "-e", "http://ref.test/", "http://127.0.0.1:%d/hello/log" % a.http)
+        req(a.http, "/nothing")
+    lines = open(logf).read().splitlines()
+    assert len(lines) == 2, lines
+    assert re.match(r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+                    r'"GET /hello/log HTTP/1\.1" 200 9 "http://ref\.test/" "agent \\x22x\\x22"$', lines[0]), lines[0]
+    assert '"GET /nothing HTTP/1.1" 404 ' in lines[1], lines[1]
+
+
 def test_new_scaffolds_a_runnable_site():
     import tempfile
     d = os.path.join(tempfile.mkdtemp(), "mysite")
