@@ -155,7 +155,10 @@ static int tls_dev_write_cert(FILE *f, void *obj)
 static int tls_dev_gitignore(const char *dir, char *err, size_t errlen)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/.gitignore", dir);
+    if (snprintf(path, sizeof path, "%s/.gitignore", dir) >= (int)sizeof path) {
+        snprintf(err, errlen, "path too long: %s", dir);
+        return -1;
+    }
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         if (errno == EEXIST)
