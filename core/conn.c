@@ -328,8 +328,10 @@ static void conn_read_tls(conn_impl *ci, const char *data, size_t len)
     }
     tls_conn_feed(ci->tls, data, len);
     worker_impl *wi = WIMPL(c->w);
+    /* The read that completes the handshake may also decrypt the client's
+     * first request (TLS 1.3 sends it right behind Finished): keep it. */
+    buf_reset(&wi->plain);
     for (;;) {
-        buf_reset(&wi->plain);
         const char *err = NULL;
         int rc = tls_conn_read(ci->tls, &wi->plain, &ci->out, &err);
         if (rc == TLS_ERR) {

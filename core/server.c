@@ -301,16 +301,17 @@ static void wake_all(int drain, int reload)
 }
 
 static int tls_certs(const server_config *cfg, tls_cert_cfg *out, char *err, size_t errlen);
+#define MAX_CERTS 17
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     if (signum == SIGHUP) {
         log_info("SIGHUP: reloading scripts and certificates");
         if (server_tls) {
-            tls_cert_cfg certs[1];
+            tls_cert_cfg certs[MAX_CERTS];
             char err[512];
-            if (tls_certs(server_cfg, certs, err, sizeof err) < 0 ||
-                tls_ctx_reload(server_tls, certs, 1, err, sizeof err) < 0)
+            int n = tls_certs(server_cfg, certs, err, sizeof err);
+            if (n < 0 || tls_ctx_reload(server_tls, certs, (size_t)n, err, sizeof err) < 0)
                 log_error("certificate reload failed, keeping the old one: %s", err);
         }
         wake_all(0, 1);
@@ -327,21 +328,28 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_close((uv_handle_t *)&sig_hup, NULL);
 }
 
+/* The default certificate (--cert/--key, or the dev one) first, then one
+ * per SNI host from site:listen{ tls = {...} }. Returns the count or -1. */
 static int tls_certs(const server_config *cfg, tls_cert_cfg *out, char *err, size_t errlen)
 {
     static char cert[1024], key[1024];
+    out[0].host = NULL;
     if (cfg->cert && cfg->key) {
-        out->host = NULL;
-        out->cert = cfg->cert;
-        out->key = cfg->key;
-        return 0;
+        out[0].cert = cfg->cert;
+        out[0].key = cfg->key;
+    } else {
+        if (tls_dev_cert(cfg->site_dir, cert, sizeof cert, key, sizeof key, err, errlen) < 0)
+            return -1;
+        out[0].cert = cert;
+        out[0].key = key;
     }
-    if (tls_dev_cert(cfg->site_dir, cert, sizeof cert, key, sizeof key, err, errlen) < 0)
-        return -1;
-    out->host = NULL;
-    out->cert = cert;
-    out->key = key;
-    return 0;
+    int n = 1;
+    for (int i = 0; i < cfg->nsni && n < MAX_CERTS; i++, n++) {
+        out[n].host = cfg->sni[i].host;
+        out[n].cert = cfg->sni[i].cert;
+        out[n].key = cfg->sni[i].key;
+    }
+    return n;
 }
 
 /* ---- run ---------------------------------------------------------------- */
@@ -366,7 +374,7 @@ static int bind_all(server_config *cfg, char *err, size_t errlen)
             l->kind = k;
             l->proto = proto_for(k);
             l->tls = is_tls_kind(k);
-            l->offer_h2 = k == LISTEN_HTTPS;
+            l->offer_h2 = k == LISTEN_HTTPS && h2proto;
             int rc = listen_one(l, cfg->bind[b], cfg->ports[k], err, errlen);
             if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT) {
                 log_warn("%s: skipped (no such address on this machine)", cfg->bind[b]);
@@ -417,10 +425,11 @@ int server_run(server_config *cfg, const app_ops *ops)
         goto fail;
     }
     if (needs_tls(cfg)) {
-        tls_cert_cfg certs[1];
-        if (tls_certs(cfg, certs, err, sizeof err) < 0)
+        tls_cert_cfg certs[MAX_CERTS];
+        int n = tls_certs(cfg, certs, err, sizeof err);
+        if (n < 0)
             goto fail;
-        server_tls = tls_ctx_new(certs, 1, err, sizeof err);
+        server_tls = tls_ctx_new(certs, (size_t)n, err, sizeof err);
         if (!server_tls)
             goto fail;
     }

@@ -46,6 +46,8 @@ typedef struct server_config {
     int         trace_h2;
     const char *log_file;        /* access log: NULL off, "-" stdout */
     const char *cert, *key;      /* NULL: the dev certificate */
+    struct { const char *host, *cert, *key; } sni[16];  /* site:listen{ tls = {...} } */
+    int         nsni;
     int         https_redirect;
     server_limits limits;
 } server_config;

@@ -756,6 +756,48 @@ static int opt_int(lua_State *L, int t, const char *k, long long *out)
     return isnum;
 }
 
+/* tls = { {host=, cert=, key=}, ... } (host absent: the default cert).
+ * The strings must outlive the Lua state: they are copied. */
+static int lcore_listen_tls(lua_State *L, int t, server_config *cfg, char *err, size_t errlen)
+{
+    lua_getfield(L, t, "tls");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!lua_istable(L, -1)) {
+        snprintf(err, errlen, "site:listen{ tls = ... } takes a list of {host=, cert=, key=}");
+        lua_pop(L, 1);
+        return -1;
+    }
+    int n = (int)luaL_len(L, -1);
+    cfg->nsni = 0;
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        lua_getfield(L, -1, "host");
+        lua_getfield(L, -2, "cert");
+        lua_getfield(L, -3, "key");
+        const char *host = lua_tostring(L, -3), *cert = lua_tostring(L, -2), *key = lua_tostring(L, -1);
+        if (!cert || !key) {
+            snprintf(err, errlen, "site:listen{ tls = {...} }: entry %d needs cert= and key=", i);
+            lua_pop(L, 5);
+            return -1;
+        }
+        if (!host) {
+            cfg->cert = strdup(cert);
+            cfg->key = strdup(key);
+        } else if (cfg->nsni < 16) {
+            cfg->sni[cfg->nsni].host = strdup(host);
+            cfg->sni[cfg->nsni].cert = strdup(cert);
+            cfg->sni[cfg->nsni].key = strdup(key);
+            cfg->nsni++;
+        }
+        lua_pop(L, 4);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
 int lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char *err, size_t errlen)
 {
     lua_State *L = s->L;
@@ -788,7 +830,12 @@ int lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char 
     if (!flag_set[LISTEN_KINDS] && opt_int(L, t, "workers", &v) && v > 0) cfg->workers = (int)v;
     lua_getfield(L, t, "https_redirect");
     cfg->https_redirect = lua_toboolean(L, -1);
-    lua_pop(L, 3);
+    lua_pop(L, 1);
+    if (lcore_listen_tls(L, t, cfg, err, errlen) < 0) {
+        lua_pop(L, 2);
+        return -1;
+    }
+    lua_pop(L, 2);
     return 0;
 }
 
