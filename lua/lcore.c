@@ -784,6 +784,8 @@ static int lcore_listen_tls(lua_State *L, int t, server_config *cfg, char *err, 
             return -1;
         }
         if (!host) {
+            if (cfg->cert)   /* --cert/--key win */
+                goto next;
             cfg->cert = strdup(cert);
             cfg->key = strdup(key);
         } else if (cfg->nsni < 16) {
@@ -792,6 +794,7 @@ static int lcore_listen_tls(lua_State *L, int t, server_config *cfg, char *err, 
             cfg->sni[cfg->nsni].key = strdup(key);
             cfg->nsni++;
         }
+    next:
         lua_pop(L, 4);
     }
     lua_pop(L, 1);
