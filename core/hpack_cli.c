@@ -70,10 +70,10 @@ static int cli_decode_one(hpack_dec *d, const char *hex, int n, buf *bytes)
         return 1;
     }
     buf out = BUF_INIT;
-    int r = hpack_decode_block(d, (const uint8_t *)buf_head(bytes), buf_size(bytes), cli_emit, &out, &err, &off);
+    int r = hpack_decode_block(d, (const uint8_t *)buf_cstr(bytes), buf_size(bytes), cli_emit, &out, &err, &off);
     if (n > 1)
         putchar('\n');
-    fwrite(buf_head(&out), 1, buf_size(&out), stdout);
+    fwrite(buf_cstr(&out), 1, buf_size(&out), stdout);
     buf_free(&out);
     if (r != HPACK_OK) {
         fflush(stdout);
