@@ -109,6 +109,13 @@ static int maildir_fsync_dir(const char *dir)
 int maildir_deliver(const char *site_dir, const char *user, const char *folder,
                     const char *data, size_t len, char *err, size_t errlen)
 {
+    char path[4700];
+    return maildir_deliver_path(site_dir, user, folder, data, len, path, sizeof path, err, errlen);
+}
+
+int maildir_deliver_path(const char *site_dir, const char *user, const char *folder,
+                         const char *data, size_t len, char *path, size_t pathlen, char *err, size_t errlen)
+{
     char dir[4096], name[512], host[300], tmp[4700], dst[4700];
     int fd = -1, rc, linked = 0;
     tmp[0] = 0;
@@ -140,6 +147,7 @@ int maildir_deliver(const char *site_dir, const char *user, const char *folder,
     tmp[0] = 0;
     snprintf(tmp, sizeof tmp, "%s/new", dir);
     if ((rc = maildir_fsync_dir(tmp)) < 0) { tmp[0] = 0; snprintf(err, errlen, "fsync new/: %s", strerror(-rc)); goto fail; }
+    snprintf(path, pathlen, "%s", dst);
     return 0;
 fail:
     if (fd >= 0) close(fd);

@@ -22,6 +22,11 @@ int maildir_ensure(const char *site_dir, const char *user, const char *folder, c
 /* Durable delivery of one message (see above). 0, or -errno with a reason. */
 int maildir_deliver(const char *site_dir, const char *user, const char *folder,
                     const char *data, size_t len, char *err, size_t errlen);
+/* The same, and the delivered file's path (in new/) written to `path`, so
+ * a caller delivering several copies can take them back (unlink) when a
+ * later copy fails. */
+int maildir_deliver_path(const char *site_dir, const char *user, const char *folder,
+                         const char *data, size_t len, char *path, size_t pathlen, char *err, size_t errlen);
 /* 1 when `folder` is an acceptable folder name (NULL and "INBOX" are). */
 int maildir_valid_folder(const char *folder);
 
