@@ -38,6 +38,7 @@ void lstate_unref(lstate *s)
     if (--s->refs > 0)
         return;
     lcore_close_timers(s);
+    lcore_close_pool(s);
     lua_close(s->L);
     free(s);
 }

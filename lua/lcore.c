@@ -30,7 +30,10 @@ typedef struct ltask {
     int         sleeping;
     int         closing;
     uint64_t    deadline;     /* uv_hrtime() limit for the current slice */
+    struct ltask *next;       /* in the state's pool of idle tasks */
 } ltask;
+
+#define TASK_POOL_MAX 64
 
 typedef struct lhandle {
     http_req *r;              /* NULL once the response ended or the client left */
@@ -67,21 +70,40 @@ static void deadline_hook(lua_State *co, lua_Debug *ar)
                    (int)t->s->app->cfg->limits.handler_ms);
 }
 
-static void task_closed(uv_handle_t *h)
+static void task_freed(uv_handle_t *h)
 {
-    ltask *t = h->data;
+    free(h->data);
+}
+
+/* A task is done. One that ended cleanly keeps its coroutine and timer for
+ * the next request (a finished Lua 5.4 coroutine takes a new function);
+ * one that died is dropped. Either way the state loses this reference. */
+static void task_end(ltask *t, int clean)
+{
     lstate *s = t->s;
-    free(t);
+    t->h = NULL;
+    if (clean && s->npool < TASK_POOL_MAX && s->refs > 1) {
+        t->next = s->pool;
+        s->pool = t;
+        s->npool++;
+    } else {
+        *task_slot(t->co) = NULL;
+        luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
+        t->closing = 1;
+        uv_close((uv_handle_t *)&t->sleep, task_freed);
+    }
     lstate_unref(s);
 }
 
-static void task_end(ltask *t)
+/* The state is going away: release the pooled tasks' timers. */
+void lcore_close_pool(lstate *s)
 {
-    lua_State *L = t->s->L;
-    *task_slot(t->co) = NULL;
-    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
-    t->closing = 1;
-    uv_close((uv_handle_t *)&t->sleep, task_closed);
+    while (s->pool) {
+        ltask *t = s->pool;
+        s->pool = t->next;
+        uv_close((uv_handle_t *)&t->sleep, task_freed);
+    }
+    s->npool = 0;
 }
 
 static void send_500(lstate *s, lhandle *h, const char *msg, const char *tb)
@@ -153,7 +175,7 @@ static void task_resume(ltask *t, int nargs)
         h->r = NULL;
     }
     lua_settop(co, 0);
-    task_end(t);
+    task_end(t, rc == LUA_OK);
 }
 
 static void on_sleep_done(uv_timer_t *tm)
@@ -166,16 +188,23 @@ static void on_sleep_done(uv_timer_t *tm)
 static ltask *task_new(lstate *s, int nargs, lhandle *h)
 {
     lua_State *L = s->L;
-    ltask *t = calloc(1, sizeof *t);
-    t->s = s;
+    ltask *t = s->pool;
+    if (t) {
+        s->pool = t->next;
+        s->npool--;
+    } else {
+        t = calloc(1, sizeof *t);
+        t->s = s;
+        t->co = lua_newthread(L);
+        t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        *task_slot(t->co) = t;
+        lua_sethook(t->co, deadline_hook, LUA_MASKCOUNT, 10000);
+        uv_timer_init(s->app->w->loop, &t->sleep);
+        t->sleep.data = t;
+    }
     t->h = h;
-    t->co = lua_newthread(L);
-    t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    *task_slot(t->co) = t;
-    lua_sethook(t->co, deadline_hook, LUA_MASKCOUNT, 10000);
+    t->next = NULL;
     lua_xmove(L, t->co, nargs + 1);
-    uv_timer_init(s->app->w->loop, &t->sleep);
-    t->sleep.data = t;
     s->refs++;
     return t;
 }

@@ -31,6 +31,8 @@ struct lstate {
     int        error_ref;    /* prelude's error-page function */
     ltimer    *timers;
     int        next_timer_id;
+    struct ltask *pool;      /* idle tasks kept for reuse */
+    int        npool;
 };
 
 void lstate_unref(lstate *s);     /* engine.c: drop a reference */
@@ -39,6 +41,7 @@ void lcore_handle(lstate *s, http_req *r);
 void lcore_start_timers(lstate *s);   /* arm site:every/after registered at load */
 void lcore_stop_timers(lstate *s);    /* stop repeating timers (reload) */
 void lcore_close_timers(lstate *s);   /* close every timer handle (state going away) */
+void lcore_close_pool(lstate *s);     /* free the idle tasks (state going away) */
 int  lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char *err, size_t errlen);
 int  lcore_has_gopher(lstate *s);
 /* Run fn (on top of s->L's stack) with nargs args below it, as a task. */
