@@ -1,0 +1,405 @@
+/*
+ * h2_stream.c — one HTTP/2 stream as the application sees it: the request
+ * fields checked as they leave the HPACK decoder (RFC 9113 §8.2–§8.3), the
+ * http_req handed to the app, and the http_driver that carries the answer
+ * back (HEADERS at once, the body through h2_pump's flow control).
+ *
+ * A malformed request (§8.1.1) is only marked while its block is decoded —
+ * the decoder must see the whole block to keep the dynamic table in sync —
+ * and answered with RST_STREAM(PROTOCOL_ERROR) afterwards.
+ */
+#include "core/h2_stream.h"
+#include "core/server.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+h2_stream *h2_stream_new(h2_conn *h, uint32_t id)
+{
+    h2_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->id = id;
+    s->h = h;
+    s->state = H2S_OPEN;
+    s->content_length = -1;
+    s->recv_window = H2_LOCAL_WINDOW;
+    s->send_window = h->peer.initial_window_size;
+    s->next = h->streams;
+    h->streams = s;
+    h->nstreams++;
+    return s;
+}
+
+void h2_stream_free(h2_stream *s)
+{
+    buf_free(&s->strings);
+    buf_free(&s->body);
+    buf_free(&s->out);
+    free(s->fields);
+    free(s->hdrs);
+    free(s);
+}
+
+static int malformed(h2_stream *s, const char *why)
+{
+    if (!s->malformed) {
+        s->malformed = 1;
+        s->malformed_why = why;
+    }
+    return 0;   /* keep decoding: the HPACK table must stay in sync */
+}
+
+void h2_stream_add_field(h2_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    if (s->nfields == s->capfields) {
+        s->capfields = s->capfields ? 2 * s->capfields : 16;
+        h2_field *f = realloc(s->fields, s->capfields * sizeof *f);
+        if (!f)
+            abort();
+        s->fields = f;
+    }
+    h2_field *f = &s->fields[s->nfields++];
+    f->noff = (uint32_t)buf_size(&s->strings);
+    f->nlen = (uint32_t)nlen;
+    buf_append(&s->strings, name, nlen);
+    f->voff = (uint32_t)buf_size(&s->strings);
+    f->vlen = (uint32_t)vlen;
+    buf_append(&s->strings, value, vlen);
+}
+
+static int is_connection_specific(const char *n, size_t len)
+{
+    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
+                                        "transfer-encoding", "upgrade"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == len && strncasecmp(names[i], n, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_content_length(const char *v, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 18)
+        return -1;
+    int64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    *out = x;
+    return 0;
+}
+
+static int pseudo_field(h2_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    static const char *const names[H2P_COUNT] = {":method", ":scheme", ":path", ":authority"};
+    if (s->in_trailers)
+        return malformed(s, "pseudo-header in trailers");
+    if (s->regular_seen)
+        return malformed(s, "pseudo-header after a regular header");
+    for (int i = 0; i < H2P_COUNT; i++) {
+        if (strlen(names[i]) != nlen || memcmp(names[i], name, nlen) != 0)
+            continue;
+        if (s->have[i])
+            return malformed(s, "duplicate pseudo-header");
+        if (i != H2P_AUTHORITY && vlen == 0)
+            return malformed(s, "empty pseudo-header");
+        s->have[i] = 1;
+        s->pseudo[i].voff = (uint32_t)buf_size(&s->strings);
+        s->pseudo[i].vlen = (uint32_t)vlen;
+        buf_append(&s->strings, value, vlen);
+        return 0;
+    }
+    return malformed(s, "unknown pseudo-header");
+}
+
+/* The HPACK emit callback: one decoded field of stream ud (NULL: discard). */
+int h2_stream_field(void *ud, const char *name, size_t nlen, const char *value, size_t vlen, int flags)
+{
+    h2_stream *s = ud;
+    if (s->h && s->h->trace)
+        h2_tracef(s->h, "  %.*s: %.*s%s", (int)nlen, name, (int)vlen, value,
+                  flags & HPACK_NEVER_INDEXED ? "  (never indexed)" : "");
+    if (s->malformed)
+        return 0;
+    for (size_t i = 0; i < vlen; i++)
+        if (value[i] == 0 || value[i] == '\r' || value[i] == '\n')
+            return malformed(s, "NUL, CR or LF in a field value");
+    if (vlen && (value[0] == ' ' || value[0] == '\t' || value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        return malformed(s, "field value with leading or trailing whitespace");
+    if (nlen == 0)
+        return malformed(s, "empty field name");
+    if (name[0] == ':')
+        return pseudo_field(s, name, nlen, value, vlen);
+    s->regular_seen = 1;
+    for (size_t i = 0; i < nlen; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch <= 0x20 || ch >= 0x7f || (ch >= 'A' && ch <= 'Z') || ch == ':')
+            return malformed(s, "upper-case or invalid character in a field name");
+    }
+    if (is_connection_specific(name, nlen))
+        return malformed(s, "connection-specific header field");
+    if (nlen == 2 && memcmp(name, "te", 2) == 0 && !(vlen == 8 && memcmp(value, "trailers", 8) == 0))
+        return malformed(s, "te other than \"trailers\"");
+    if (s->in_trailers)
+        return 0;   /* trailers are checked, not passed on */
+    if (nlen == 14 && memcmp(name, "content-length", 14) == 0) {
+        int64_t cl;
+        if (parse_content_length(value, vlen, &cl) < 0)
+            return malformed(s, "invalid content-length");
+        if (s->content_length >= 0 && s->content_length != cl)
+            return malformed(s, "conflicting content-length");
+        s->content_length = cl;
+    }
+    if (s->h && s->nfields >= s->h->max_headers) {
+        s->nfields++;   /* counted: answered with 431 */
+        return 0;
+    }
+    h2_stream_add_field(s, name, nlen, value, vlen);
+    return 0;
+}
+
+static int pseudo_is(const h2_stream *s, int i, const char *v)
+{
+    return s->have[i] && s->pseudo[i].vlen == strlen(v) &&
+           memcmp(buf_head(&s->strings) + s->pseudo[i].voff, v, s->pseudo[i].vlen) == 0;
+}
+
+/* RFC 9113 §8.3.1: the pseudo-headers a request needs. */
+int h2_stream_check_request(h2_stream *s)
+{
+    if (s->malformed)
+        return -1;
+    if (pseudo_is(s, H2P_METHOD, "CONNECT")) {
+        if (s->have[H2P_SCHEME] || s->have[H2P_PATH] || !s->have[H2P_AUTHORITY])
+            return malformed(s, "CONNECT needs :authority and no :scheme or :path"), -1;
+        return 0;
+    }
+    if (!s->have[H2P_METHOD] || !s->have[H2P_SCHEME] || !s->have[H2P_PATH])
+        return malformed(s, "missing :method, :scheme or :path"), -1;
+    const char *path = buf_head(&s->strings) + s->pseudo[H2P_PATH].voff;
+    if (path[0] != '/' && !(pseudo_is(s, H2P_PATH, "*") && pseudo_is(s, H2P_METHOD, "OPTIONS")))
+        return malformed(s, ":path is not origin-form"), -1;
+    return 0;
+}
+
+static const char *pseudo_ptr(h2_stream *s, int i, size_t *len)
+{
+    *len = s->have[i] ? s->pseudo[i].vlen : 0;
+    return s->have[i] ? buf_head(&s->strings) + s->pseudo[i].voff : "";
+}
+
+/* Build the headers array; cookies are joined with "; " (RFC 9113 §8.2.3). */
+static void build_headers(h2_stream *s)
+{
+    const char *base = buf_head(&s->strings);
+    size_t n = 0, ncookie = 0, cookie_len = 0;
+    for (size_t i = 0; i < s->nfields; i++) {
+        if (s->fields[i].nlen == 6 && memcmp(base + s->fields[i].noff, "cookie", 6) == 0) {
+            ncookie++;
+            cookie_len += s->fields[i].vlen + 2;
+        }
+    }
+    if (ncookie > 1) {   /* append the joined value to strings, then rebase */
+        size_t at = buf_size(&s->strings), first = 1;
+        for (size_t i = 0; i < s->nfields; i++) {
+            h2_field *f = &s->fields[i];
+            if (f->nlen != 6 || memcmp(buf_head(&s->strings) + f->noff, "cookie", 6) != 0)
+                continue;
+            if (!first)
+                buf_append(&s->strings, "; ", 2);
+            buf_append(&s->strings, buf_head(&s->strings) + f->voff, f->vlen);
+            first = 0;
+        }
+        base = buf_head(&s->strings);
+        s->hdrs = calloc(s->nfields - ncookie + 1, sizeof *s->hdrs);
+        if (!s->hdrs)
+            abort();
+        s->hdrs[n++] = (http_hdr){"cookie", 6, base + at, buf_size(&s->strings) - at};
+    } else {
+        s->hdrs = calloc(s->nfields + 1, sizeof *s->hdrs);
+        if (!s->hdrs)
+            abort();
+    }
+    (void)cookie_len;
+    for (size_t i = 0; i < s->nfields; i++) {
+        h2_field *f = &s->fields[i];
+        if (ncookie > 1 && f->nlen == 6 && memcmp(base + f->noff, "cookie", 6) == 0)
+            continue;
+        s->hdrs[n++] = (http_hdr){base + f->noff, f->nlen, base + f->voff, f->vlen};
+    }
+    s->req.headers = s->hdrs;
+    s->req.nheaders = n;
+}
+
+/* The request is complete (END_STREAM seen, checks passed): give it to the app. */
+void h2_stream_dispatch(h2_conn *h, h2_stream *s)
+{
+    http_req *r = &s->req;
+    worker *w = h->c->w;
+    build_headers(s);
+    r->method = pseudo_ptr(s, H2P_METHOD, &r->method_len);
+    r->target = pseudo_ptr(s, s->have[H2P_PATH] ? H2P_PATH : H2P_AUTHORITY, &r->target_len);
+    r->host = pseudo_ptr(s, H2P_AUTHORITY, &r->host_len);
+    if (!s->have[H2P_AUTHORITY]) {
+        const http_hdr *host = http_find(r, "host");
+        if (host) {
+            r->host = host->value;
+            r->host_len = host->value_len;
+        }
+    }
+    r->scheme = pseudo_is(s, H2P_SCHEME, "https") || (!s->have[H2P_SCHEME] && conn_is_tls(h->c)) ? "https" : "http";
+    r->protocol = "HTTP/2";
+    r->body = h2_bptr(&s->body);
+    r->body_len = buf_size(&s->body);
+    r->c = h->c;
+    r->id = ((uint64_t)w->id << 48) | ++w->requests;
+    r->head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    r->drv = &h2_driver;
+    r->drv_data = s;
+    s->app_held = 1;
+    w->ops->handle(w->app, r);
+}
+
+/* ---- the response driver ---- */
+
+static int is_dropped_response_header(const char *n, size_t len)
+{
+    return is_connection_specific(n, len) || (len == 14 && strncasecmp(n, "content-length", 14) == 0);
+}
+
+static void encode_field(h2_conn *h, buf *blk, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    char low[128];
+    char *lname = nlen <= sizeof low ? low : malloc(nlen);
+    if (!lname)
+        abort();
+    for (size_t i = 0; i < nlen; i++)
+        lname[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+    if (h->trace)
+        h2_tracef(h, "  %.*s: %.*s", (int)nlen, lname, (int)vlen, value);
+    hpack_encode_field(&h->enc, blk, lname, nlen, value, vlen, 0);
+    if (lname != low)
+        free(lname);
+}
+
+/* HEADERS (+ CONTINUATION) for a response; end_stream closes our side. */
+static void send_response_headers(h2_conn *h, h2_stream *s, int status, const http_hdr *hd, size_t n,
+                                  int64_t content_length, int end_stream)
+{
+    buf blk = BUF_INIT;
+    char num[32];
+    int have_server = 0, have_date = 0;
+    hpack_enc_begin_block(&h->enc, &blk);
+    snprintf(num, sizeof num, "%03d", status);
+    encode_field(h, &blk, ":status", 7, num, strlen(num));
+    for (size_t i = 0; i < n; i++) {
+        if (is_dropped_response_header(hd[i].name, hd[i].name_len))
+            continue;
+        have_server |= hd[i].name_len == 6 && strncasecmp(hd[i].name, "server", 6) == 0;
+        have_date |= hd[i].name_len == 4 && strncasecmp(hd[i].name, "date", 4) == 0;
+        encode_field(h, &blk, hd[i].name, hd[i].name_len, hd[i].value, hd[i].value_len);
+    }
+    if (content_length >= 0 && status != 204 && status >= 200) {
+        snprintf(num, sizeof num, "%lld", (long long)content_length);
+        encode_field(h, &blk, "content-length", 14, num, strlen(num));
+    }
+    if (!have_date) {
+        const char *d = http_date_now();
+        encode_field(h, &blk, "date", 4, d, strlen(d));
+    }
+    if (!have_server)
+        encode_field(h, &blk, "server", 6, "atto", 4);
+    h2_build_headers(&h->wbuf, s->id, buf_head(&blk), buf_size(&blk), end_stream, h->peer.max_frame_size);
+    h2_write(h);
+    buf_free(&blk);
+    s->headers_sent = 1;
+    if (end_stream)
+        s->end_sent = 1;
+}
+
+/* Our side is done (END_STREAM sent) and the app let go: close if the
+ * peer's side is closed too; otherwise ask it to stop sending (§8.1). */
+void h2_stream_maybe_done(h2_conn *h, h2_stream *s)
+{
+    if (s->state == H2S_CLOSED || !s->end_sent || s->app_held)
+        return;
+    if (s->state == H2S_OPEN)
+        h2_stream_reset(h, s, H2_NO_ERROR);
+    else
+        h2_stream_close(h, s, H2_CLOSED_END);
+}
+
+/* A complete small answer from the engine itself (413, 431). The body goes
+ * through h2_pump like any other, so the peer's windows are respected. */
+void h2_stream_respond_error(h2_conn *h, h2_stream *s, int status)
+{
+    char body[64];
+    int n = snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
+    http_hdr ct = {"content-type", 12, "text/plain", 10};
+    send_response_headers(h, s, status, &ct, 1, n, 0);
+    buf_reset(&s->body);
+    buf_append(&s->out, body, (size_t)n);
+    s->out_fin = 1;
+    h2_pump(h);
+}
+
+static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int64_t content_length)
+{
+    h2_stream *s = r->drv_data;
+    h2_conn *h = s->h;
+    if (!h || s->state == H2S_CLOSED || s->headers_sent || h->closing)
+        return;
+    h2_enter(h);
+    r->status = status;
+    r->started = 1;
+    int end = r->head || content_length == 0;
+    send_response_headers(h, s, status, hd, n, content_length, end);
+    h2_leave(h);
+}
+
+static int drv_body(http_req *r, const void *p, size_t n, int fin)
+{
+    h2_stream *s = r->drv_data;
+    h2_conn *h = s->h;
+    if (fin)
+        r->finished = 1;
+    if (!h) {                        /* zombie: the stream died while the app held it */
+        if (fin)
+            h2_stream_free(s);
+        return -1;
+    }
+    if (s->state == H2S_CLOSED || h->closing) {
+        if (fin) {
+            s->app_held = 0;
+            s->zombie = 0;           /* freed by the next reap */
+        }
+        return -1;
+    }
+    h2_enter(h);
+    if (!s->headers_sent)
+        drv_start(r, 200, NULL, 0, -1);
+    if (!s->end_sent && !r->head)
+        buf_append(&s->out, p, n);
+    if (fin) {
+        s->out_fin = 1;
+        s->app_held = 0;
+    }
+    h2_pump(h);
+    if (!fin && buf_size(&s->out))
+        s->want_writable = 1;
+    h2_stream_maybe_done(h, s);
+    h2_leave(h);
+    return 0;
+}
+
+static size_t drv_pending(http_req *r)
+{
+    h2_stream *s = r->drv_data;
+    return s->h ? buf_size(&s->out) : 0;
+}
+
+const http_driver h2_driver = {drv_start, drv_body, drv_pending};
