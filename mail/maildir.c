@@ -20,7 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int maildir_inject_errno;
+int maildir_inject_errno, maildir_inject_skip;
 static atomic_uint maildir_seq;
 
 int maildir_valid_folder(const char *folder)
@@ -132,7 +132,8 @@ int maildir_deliver_path(const char *site_dir, const char *user, const char *fol
     snprintf(dst, sizeof dst, "%s/new/%s", dir, name);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) { rc = -errno; tmp[0] = 0; snprintf(err, errlen, "create %s: %s", name, strerror(-rc)); goto fail; }
-    if (maildir_inject_errno > 0) {
+    if (maildir_inject_errno > 0 && maildir_inject_skip > 0) maildir_inject_skip--;
+    else if (maildir_inject_errno > 0) {
         rc = -maildir_inject_errno; maildir_inject_errno = 0;
         snprintf(err, errlen, "write: %s (injected)", strerror(-rc)); goto fail;
     }

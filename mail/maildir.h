@@ -34,4 +34,5 @@ int maildir_valid_folder(const char *folder);
  * delivery fails with it after its tmp file was created (as ENOSPC on a
  * write would), and the value resets to 0. Never set outside tests. */
 extern int maildir_inject_errno;
+extern int maildir_inject_skip;   /* let this many deliveries through first */
 #endif
