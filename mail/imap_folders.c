@@ -190,10 +190,10 @@ void imap_deselect(imap_sess *s)
 {
     imap_cache_drop(s);
     buf_free(&s->msg);
-    if (s->state == IS_SELECTED) {
+    if (s->mb.dir)
         mailbox_close(&s->mb);
+    if (s->state == IS_SELECTED)
         s->state = IS_AUTH;
-    }
     s->mbname[0] = '\0';
 }
 

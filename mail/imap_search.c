@@ -91,6 +91,7 @@ static int parse_key(sparse *ps, skey *k, int depth);
 static int parse_and(sparse *ps, const imap_arg *a, size_t n, skey *k, int depth)
 {
     sparse sub = { ps->s, ps->cmd, a, n, 0, NULL };
+    memset(k, 0, sizeof *k);
     k->op = S_AND;
     k->kids = imap_alloc(ps->cmd, (n + 1) * sizeof *k->kids);
     while (sub.i < sub.n) {
@@ -246,7 +247,7 @@ static int body_match(const char *m, const mime_part *p, const char *str, size_t
         if (p->msg && (header_match(m + p->msg->hdr_off, p->msg->hdr_len, "subject", str, slen) ||
                        body_match(m, p->msg, str, slen)))
             return 1;
-        if (p->child || p->msg || (!mime_is(p, "text", NULL) && !mime_is(p, "message", NULL)))
+        if (p->child || p->msg)
             continue;
         buf dec = BUF_INIT;
         mime_decode_body(m + p->body_off, p->body_len, p->enc, &dec);

@@ -255,6 +255,8 @@ static int dl_load(const char *dir, dlist *dl, char *err, size_t errlen)
 static dent *dl_find(dlist *dl, const char *base)
 {
     dent key = { (char *)base, NULL, 0, 0, 0 };
+    if (!dl->n)
+        return NULL;
     return bsearch(&key, dl->d, dl->n, sizeof *dl->d, cmp_dent);
 }
 
@@ -342,7 +344,7 @@ static void sync_new(mailbox *mb, dlist *dl, uidlist *ul, mbox_changes *ch)
         dent *d = &dl->d[i];
         if (d->used)
             continue;
-        ul_ent key = { 0, d->base }, *u = bsearch(&key, ul->e, ul->n, sizeof *ul->e, cmp_ul_base);
+        ul_ent key = { 0, d->base }, *u = ul->n ? bsearch(&key, ul->e, ul->n, sizeof *ul->e, cmp_ul_base) : NULL;
         mbox_msg m = { 0, d->flags, 0, d->in_new, xstrdup(d->base), xstrdup(d->name), -1, 0 };
         if (u && u->uid > maxuid) {
             m.uid = u->uid;
