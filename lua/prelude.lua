@@ -184,14 +184,19 @@ site = atto.site()
 local Req = {}
 local lazy = {}
 
-local function parse_pairs(s, sep, out, plus)
+-- `what` names the source for the 400 raised on bad percent-encoding
+-- ("query string", "form"); without it a bad escape is kept as it came.
+local function parse_pairs(s, sep, out, plus, what)
   out = out or {}
   if not s or s == "" then return out end
   for part in s:gmatch("[^" .. sep .. "]+") do
     local k, v = part:match("^([^=]*)=(.*)$")
     if not k then k, v = part, "" end
-    k = core.urldecode(k, plus) or k
-    v = core.urldecode(v, plus) or v
+    local dk, dv = core.urldecode(k, plus), core.urldecode(v, plus)
+    if (not dk or not dv) and what then
+      error({ status = 400, message = "bad percent-encoding in the " .. what .. ": " .. part:sub(1, 100) }, 0)
+    end
+    k, v = dk or k, dv or v
     local old = out[k]
     if old == nil then out[k] = v
     elseif type(old) == "table" then old[#old + 1] = v
@@ -202,13 +207,14 @@ end
 atto._parse_pairs = parse_pairs
 
 function lazy.headers(req) return core.headers(req._h) end
-function lazy.query(req) return parse_pairs(req._qs, "&", nil, true) end
+function lazy.query(req) return parse_pairs(req._qs, "&", nil, true, "query string") end
 function lazy.cookies(req)
   local out = {}
   local c = req.headers.cookie
   if c then
     for part in c:gmatch("[^;]+") do
       local k, v = part:match("^%s*([^=%s]+)%s*=%s*(.-)%s*$")
+      if k and (not k:match("^[%w!#$%%&'*+.^_`|~-]+$") or v:find("[%c]")) then k = nil end
       if k and out[k] == nil then
         if v:sub(1, 1) == '"' and v:sub(-1) == '"' and #v >= 2 then v = v:sub(2, -2) end
         out[k] = core.urldecode(v, false) or v
@@ -218,12 +224,13 @@ function lazy.cookies(req)
   return out
 end
 function lazy.form(req)
-  local ct = (req.headers["content-type"] or ""):lower()
+  local raw_ct = req.headers["content-type"] or ""
+  local ct = raw_ct:lower()
   if ct:find("application/x-www-form-urlencoded", 1, true) then
-    return parse_pairs(req.body, "&", nil, true)
+    return parse_pairs(req.body, "&", nil, true, "form")
   end
   if ct:find("multipart/form-data", 1, true) and atto._multipart then
-    local form, files = atto._multipart(req, ct)
+    local form, files = atto._multipart(req, raw_ct)
     rawset(req, "files", files)
     return form
   end
@@ -312,7 +319,15 @@ function Res:cookie(name, value, o)
   if o.domain then parts[#parts + 1] = "Domain=" .. check_header_text(o.domain, "cookie domain") end
   if o.secure then parts[#parts + 1] = "Secure" end
   if o.httponly then parts[#parts + 1] = "HttpOnly" end
-  if o.samesite then parts[#parts + 1] = "SameSite=" .. check_header_text(o.samesite, "cookie samesite") end
+  if o.samesite then
+    local ss = ({ strict = "Strict", lax = "Lax", none = "None" })[tostring(o.samesite):lower()]
+    if not ss then error("res:cookie: samesite must be Strict, Lax or None", 2) end
+    parts[#parts + 1] = "SameSite=" .. ss
+    if ss == "None" and not o.secure then parts[#parts + 1] = "Secure" end   -- browsers require it
+  end
+  for i = 2, #parts do
+    if parts[i]:find(";", 1, true) then error("res:cookie: an attribute contains ';': " .. parts[i], 2) end
+  end
   self._hdr[#self._hdr + 1] = "set-cookie"
   self._hdr[#self._hdr + 1] = concat(parts, "; ")
   return self
@@ -396,6 +411,8 @@ function atto._site_path(path)
   if path:sub(1, 1) == "/" then return nil end
   return core.site_dir() .. "/" .. path
 end
+
+atto._Req, atto._Res = Req, Res   -- for the other embedded scripts (web.lua)
 
 -- ---- timers and sleeping -------------------------------------------------
 
@@ -494,6 +511,29 @@ function atto._static(req, res, path)
   return core.serve_file(req._h, full)
 end
 
+local function keep_traceback(m)
+  if type(m) == "table" then return m end
+  m = tostring(m)
+  return { message = m, traceback = debug.traceback(m, 2) }
+end
+
+-- A handler failed and the site has site:error(500, fn): log the traceback,
+-- then let fn answer (its third argument is the error message: log it, never
+-- show it). If fn fails too, a plain 500.
+local function site_500(req, res, h500, e)
+  local dir = core.site_dir() .. "/"
+  local function short(s) return (s:gsub(dir:gsub("%p", "%%%0"), "")) end
+  core.log_error(req.method .. " " .. req.raw_path .. ": " .. short(e.traceback))
+  res._hdr, res.status_code = {}, 500
+  local ok, ret = pcall(h500, req, res, short(e.message))
+  if not ok then core.log_error("site:error(500) handler failed: " .. short(tostring(ret))) end
+  if res._started then return end
+  if not ok then res._hdr, res.status_code = {}, 500 end
+  if ok and type(ret) == "string" then return res:html(ret) end
+  if ok and type(ret) == "table" then return res:json(ret) end
+  return res:text("500 Internal Server Error\n")
+end
+
 local function dispatch(h, method, target, host, scheme, protocol, addr, port, id, body)
   local q = target:find("?", 1, true)
   local raw = q and target:sub(1, q - 1) or target
@@ -508,21 +548,30 @@ local function dispatch(h, method, target, host, scheme, protocol, addr, port, i
     return send_status(req, res, 400, site, "bad percent-encoding in the path")
   end
   req.path = path
-  local ok, e = pcall(run_site, site, req, res, path, true)
+  local h500 = site._errors[500]
+  local ok, e
+  if h500 and not core.dev() then   -- keep the traceback: we answer the 500 here
+    ok, e = xpcall(run_site, keep_traceback, site, req, res, path, true)
+  else
+    ok, e = pcall(run_site, site, req, res, path, true)
+  end
   if not ok then
     if type(e) == "table" and e.status then   -- req:json() and friends
-      if not res._started then return send_status(req, res, e.status, site, e.message) end
-      return
+      if not res._started then send_status(req, res, e.status, site, e.message) end
+    elseif type(e) == "table" and e.traceback and not res._started then
+      site_500(req, res, h500, e)
+    else
+      error(type(e) == "table" and e.message or e, 0)
     end
-    error(e, 0)
+  elseif not e and not res._started then
+    send_status(req, res, 404, site)
   end
-  if not e and not res._started then
-    return send_status(req, res, 404, site)
-  end
+  if atto._after_dispatch then atto._after_dispatch(req, res) end
 end
 
--- The 500 page: the site's error(500) handler's output is not available here
--- (the request task died), so this builds the body: (body, content-type).
+-- The 500 page when the dispatcher could not answer (no site:error(500),
+-- --dev, a response already begun, a runaway handler): the request task
+-- died, so this builds the body: (body, content-type).
 local function error_page(code, msg, traceback)
   if traceback then
     return "<!doctype html><title>500 Internal Server Error</title><h1>500 Internal Server Error</h1><pre>"

@@ -1,0 +1,297 @@
+-- web.lua — the parts of the web API built on lua/lweb.c (`atto.web`):
+-- multipart forms and uploads, sessions, etlua-style templates and the
+-- atto.read/atto.write file cache. It runs after prelude.lua (receiving
+-- `core`) and plugs into the prelude's hooks: atto._multipart,
+-- atto._session, atto._before_send and atto._after_dispatch.
+local core = ...
+local web = require("atto.web")
+local Req, Res = atto._Req, atto._Res
+local type, pairs, tostring, error, setmetatable, rawget, rawset, pcall, load =
+      type, pairs, tostring, error, setmetatable, rawget, rawset, pcall, load
+local concat, fmt = table.concat, string.format
+
+-- ---- multipart/form-data -------------------------------------------------
+
+-- The prelude calls this for req.form / req.files: (form, files) or a 4xx.
+function atto._multipart(req, ctype)
+  local form, files, msg = web.multipart(req.body, ctype, web.max_upload_parts())
+  if not form then error({ status = files, message = msg }, 0) end
+  return form, files
+end
+
+-- ---- sessions ------------------------------------------------------------
+-- Data is serialized as a Lua literal (integers stay integers, unlike JSON)
+-- and kept in the process-wide C store; it is loaded back with no globals.
+
+local SID = "atto_sid"
+
+local function session_conf()
+  local l = atto._listen or {}
+  return tonumber(l.session_idle) or 3600, math.tointeger(l.session_max) or 10000
+end
+
+local function ser(v, out, depth, seen)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then
+    out[#out + 1] = fmt("%q", v)
+  elseif t == "table" then
+    if seen[v] or depth > 32 then error("session data has a cycle or is nested too deeply", 0) end
+    seen[v] = true
+    out[#out + 1] = "{"
+    for k, x in pairs(v) do
+      local kt = type(k)
+      if kt ~= "string" and kt ~= "number" and kt ~= "boolean" then
+        error("session keys must be strings, numbers or booleans, not " .. kt, 0)
+      end
+      out[#out + 1] = "["; ser(k, out, depth + 1, seen); out[#out + 1] = "]="
+      ser(x, out, depth + 1, seen); out[#out + 1] = ","
+    end
+    out[#out + 1] = "}"
+    seen[v] = nil
+  else
+    error("session values must be strings, numbers, booleans or tables, not " .. t, 0)
+  end
+end
+
+local function serialize(v)
+  local out = {}
+  ser(v, out, 0, {})
+  return concat(out)
+end
+
+local function deserialize(s)
+  local f = load("return " .. s, "=session", "t", {})
+  local ok, v = pcall(f or error)
+  return ok and type(v) == "table" and v or nil
+end
+
+function atto._session(req)
+  local idle, max = session_conf()
+  local id = req.cookies[SID]
+  local data, saved
+  if id then
+    saved = web.session_get(id, idle, max)
+    data = saved and deserialize(saved)
+  end
+  if not data then   -- unknown ids are never adopted: a fresh one is made
+    id, saved, data = web.session_id(), nil, {}
+  end
+  rawset(req, "_sess", { id = id, new = saved == nil, saved = saved })
+  return data
+end
+
+local function session_save(req, res)
+  local s = rawget(req, "_sess")
+  if not s then return end
+  local data = rawget(req, "session")
+  local ok, text = pcall(serialize, data)
+  if not ok then
+    core.log_error("session not saved (" .. req.method .. " " .. req.raw_path .. "): " .. text)
+    return
+  end
+  if text == s.saved and not s.new then
+    web.session_get(s.id, session_conf())   -- just mark it used
+    return
+  end
+  local idle, max = session_conf()
+  local put, err = web.session_put(s.id, text, idle, max)
+  if not put then
+    core.log_error("session not saved (" .. req.method .. " " .. req.raw_path .. "): " .. err)
+    return
+  end
+  s.saved = text
+  if s.new and res then   -- called from Res:_start, just before the head goes out
+    s.new = false
+    res:cookie(SID, s.id, { path = "/", httponly = true, samesite = "Lax",
+                            secure = req.scheme == "https" })
+  end
+end
+
+local prev_before_send = atto._before_send
+function atto._before_send(res)
+  if prev_before_send then prev_before_send(res) end
+  if res.req then session_save(res.req, res) end
+end
+
+-- after the handler ended: keep changes made after the response started
+local prev_after = atto._after_dispatch
+function atto._after_dispatch(req, res)
+  if prev_after then prev_after(req, res) end
+  local s = rawget(req, "_sess")
+  if s and not s.new then session_save(req, nil) end
+end
+
+-- req:reset_session(): forget the stored data; the session starts afresh
+-- under a new id (a new cookie is sent). Use it at login and logout.
+function Req.reset_session(req)
+  local s = rawget(req, "_sess")
+  local old = s and s.id or req.cookies[SID]
+  if old then web.session_drop(old) end
+  rawset(req, "session", {})
+  rawset(req, "_sess", { id = web.session_id(), new = true })
+  return req.session
+end
+
+atto.session_count = web.session_count
+
+-- ---- templates (etlua syntax) --------------------------------------------
+-- A template compiles to one Lua function, cached per path until the file's
+-- mtime or size changes. The generated code keeps the template's line
+-- structure, so an error reads "views/page.html:3: ...".
+
+local templates = {}
+
+local function compile_template(src, name)
+  local code, texts = { "local _ts, _cat = tostring, table.concat; local _ENV, _esc, _t = ...; local _b = {}; " }, {}
+  local pos, n = 1, #src
+  local function text(s)
+    if s == "" then return end
+    texts[#texts + 1] = s
+    code[#code + 1] = "_b[#_b+1]=_t[" .. #texts .. "]; "
+    local _, nl = s:gsub("\n", "")
+    code[#code + 1] = ("\n"):rep(nl)
+  end
+  while pos <= n do
+    local s, e, kind = src:find("<%%([=-]?)", pos)
+    if not s then text(src:sub(pos)); break end
+    text(src:sub(pos, s - 1))
+    local close = src:find("%>", e + 1, true)
+    if not close then
+      local _, line = src:sub(1, s):gsub("\n", "")
+      error(fmt("%s:%d: unclosed <%%", name, line + 1), 0)
+    end
+    local body = src:sub(e + 1, close - 1)
+    local trim = body:sub(-1) == "-"
+    if trim then body = body:sub(1, -2) end
+    if kind == "=" then
+      code[#code + 1] = "_b[#_b+1]=_esc(" .. body .. "); "
+    elseif kind == "-" then
+      code[#code + 1] = "_b[#_b+1]=_ts(" .. body .. "); "
+    else
+      code[#code + 1] = body .. " "
+    end
+    pos = close + 2
+    if trim and src:sub(pos, pos) == "\n" then pos = pos + 1; code[#code + 1] = "\n" end
+  end
+  code[#code + 1] = " return _cat(_b)"
+  local fn, err = load(concat(code), "@" .. name, "t")
+  if not fn then error(err, 0) end
+  return fn, texts
+end
+
+local function esc(v)
+  if v == nil then return "" end
+  return core.escape(tostring(v))
+end
+
+function atto.render(path, vars)
+  local full = atto._site_path(path)
+  if not full then error("atto.render: " .. tostring(path) .. " is outside the site folder", 0) end
+  local mtime, size = web.stat(full)
+  if not mtime then error("atto.render: " .. path .. ": no such template", 0) end
+  local t = templates[full]
+  if not t or t.mtime ~= mtime or t.size ~= size then
+    local src, err = web.read(full)
+    if not src then error("atto.render: " .. path .. ": " .. err, 0) end
+    local fn, texts = compile_template(src, path)
+    t = { fn = fn, texts = texts, mtime = mtime, size = size }
+    templates[full] = t
+  end
+  vars = vars or {}
+  local env = setmetatable({}, { __index = function(_, k)
+    local v = vars[k]
+    if v == nil then v = k == "include" and atto.render or _G[k] end
+    return v
+  end })
+  return t.fn(env, esc, t.texts)
+end
+
+-- (inside a template, include(path, vars) renders another one: use <%- %>)
+function Res:render(path, vars) return self:html(atto.render(path, vars)) end
+
+-- ---- file cache: atto.read / atto.write (marker algorithm) ---------------
+-- Entries are marked when used. To make room, a random unmarked entry is
+-- evicted; when every entry is marked, a new phase starts and all marks are
+-- cleared (the classic randomized marking algorithm for paging). An entry is
+-- valid while the file's mtime, size and inode are unchanged on disk.
+
+local cache = { keys = {}, map = {}, bytes = 0 }
+atto.cache_limits = { entries = 256, bytes = 16 * 1024 * 1024, file = 1024 * 1024 }
+
+local function cache_drop(i)
+  local keys = cache.keys
+  local k = keys[i]
+  cache.bytes = cache.bytes - #cache.map[k].data
+  cache.map[k] = nil
+  keys[i] = keys[#keys]
+  keys[#keys] = nil
+end
+
+local function cache_make_room(len)
+  local lim, keys = atto.cache_limits, cache.keys
+  while #keys > 0 and (#keys >= lim.entries or cache.bytes + len > lim.bytes) do
+    local unmarked = {}
+    for i = 1, #keys do if not cache.map[keys[i]].marked then unmarked[#unmarked + 1] = i end end
+    if #unmarked == 0 then   -- new phase
+      for i = 1, #keys do cache.map[keys[i]].marked = false end
+    else
+      cache_drop(unmarked[math.random(#unmarked)])
+    end
+  end
+end
+
+local function cache_put(full, data, mtime, size, ino)
+  local e = cache.map[full]
+  if e then
+    cache.bytes = cache.bytes - #e.data
+    e.data, e.mtime, e.size, e.ino, e.marked = data, mtime, size, ino, true
+    cache.bytes = cache.bytes + #data
+    return
+  end
+  if #data > atto.cache_limits.file then return end
+  cache_make_room(#data)
+  cache.keys[#cache.keys + 1] = full
+  cache.map[full] = { data = data, mtime = mtime, size = size, ino = ino, marked = true }
+  cache.bytes = cache.bytes + #data
+end
+
+local function cache_forget(full)
+  for i = 1, #cache.keys do if cache.keys[i] == full then return cache_drop(i) end end
+end
+
+-- atto.read(path) -> contents | nil, reason
+function atto.read(path)
+  local full = atto._site_path(path)
+  if not full then return nil, tostring(path) .. ": outside the site folder" end
+  local mtime, size, ino = web.stat(full)
+  local e = cache.map[full]
+  if not mtime then
+    if e then cache_forget(full) end
+    return nil, (size:gsub("^" .. core.site_dir():gsub("%p", "%%%0") .. "/", ""))
+  end
+  if e and e.mtime == mtime and e.size == size and e.ino == ino then
+    e.marked = true
+    return e.data
+  end
+  local data, m2, s2, i2 = web.read(full)
+  if not data then return nil, m2 end
+  cache_put(full, data, m2, s2, i2)
+  return data
+end
+
+-- atto.write(path, data) -> true | nil, reason (atomic: temp file + rename)
+function atto.write(path, data)
+  local full = atto._site_path(path)
+  if not full then return nil, tostring(path) .. ": outside the site folder" end
+  data = tostring(data)
+  local mtime, size, ino = web.write(full, data, #core.site_dir())
+  if not mtime then return nil, size end
+  cache_put(full, data, mtime, size, ino)
+  return true
+end
+
+function atto.cache_stats()
+  local marked = 0
+  for _, e in pairs(cache.map) do if e.marked then marked = marked + 1 end end
+  return { entries = #cache.keys, bytes = cache.bytes, marked = marked }
+end
