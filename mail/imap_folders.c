@@ -287,10 +287,11 @@ static int remove_tree(const char *dir)
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
+        char f[4900];
         if (e->d_type == DT_DIR)
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
+        snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
+        unlink(f);
     }
     if (d)
         closedir(d);
