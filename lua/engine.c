@@ -30,6 +30,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "lua/lcore.h"
+#include "mail/hooks.h"
+
+void lmail_free_config(lstate *s) __attribute__((weak));   /* lua/lmail.c */
 
 /* ---- states ------------------------------------------------------------- */
 
@@ -39,6 +42,8 @@ void lstate_unref(lstate *s)
         return;
     lcore_close_timers(s);
     lcore_close_pool(s);
+    if (lmail_free_config)
+        lmail_free_config(s);
     lua_close(s->L);
     free(s);
 }
@@ -154,7 +159,7 @@ static void app_handle(void *p, http_req *r)
  * (gopher/gopher.h and mail/hooks.h say what they are); weak, so the
  * web side builds on its own. */
 extern const char lua_gopher_handler[] __attribute__((weak));
-extern const char lua_mail_hooks[] __attribute__((weak));
+extern const mail_hooks lua_mail_hooks __attribute__((weak));
 
 const app_ops lua_app_ops = {
     .create = app_create,
@@ -162,7 +167,7 @@ const app_ops lua_app_ops = {
     .handle = app_handle,
     .reload = app_reload,
     .gopher = (void *)lua_gopher_handler,
-    .mail = (void *)lua_mail_hooks,
+    .mail = (void *)&lua_mail_hooks,
 };
 
 /* ---- atto check / site:listen ------------------------------------------- */

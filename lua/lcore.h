@@ -32,6 +32,7 @@ struct lstate {
     ltimer    *timers;
     int        next_timer_id;
     struct ltask *pool;      /* idle tasks kept for reuse */
+    void      *mail_cfg;     /* lmail.c: the mail_config built from mail.lua */
     int        npool;
 };
 
