@@ -24,6 +24,7 @@
  */
 #include "core/h2_conn.h"
 #include "core/h2_stream.h"
+#include "core/http1_conn.h"
 #include "core/server.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -980,3 +981,19 @@ int h2_conn_upgrade(conn *c, const char *settings_b64, size_t settings_len,
         h2_read(c, rest, rest_len);
     return 0;
 }
+
+/* The HTTP/1.1 driver's way in (core/http1_conn.h). It has handed the conn
+ * over already, so a refused upgrade (bad HTTP2-Settings) ends here too:
+ * 400 and close (RFC 7540 §3.2.1: the header must decode). */
+static int http1_upgrade_hook(conn *c, const char *settings_b64, size_t settings_len,
+                              void *h1_req, const char *rest, size_t rest_len)
+{
+    if (h2_conn_upgrade(c, settings_b64, settings_len, h1_req, rest, rest_len) == 0)
+        return 0;
+    conn_puts(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
+                 "Connection: close\r\n\r\ninvalid HTTP2-Settings.\n");
+    conn_close(c);
+    return -1;
+}
+
+const http1_h2_hooks h2_http1_hooks = {h2_conn_takeover, http1_upgrade_hook};
