@@ -316,7 +316,7 @@ static int conn_tls_established(conn_impl *ci)
 
 static const char tls_port_reply[] =
     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-    "Content-Length: 47\r\n\r\nThis port speaks HTTPS: use an https:// URL.\r\n\r\n";
+    "Content-Length: 46\r\n\r\nThis port speaks HTTPS: use an https:// URL.\r\n";
 
 static void conn_read_tls(conn_impl *ci, const char *data, size_t len)
 {
