@@ -361,6 +361,13 @@ def test_plain_http_on_tls_port():
     assert out.startswith(b"HTTP/1.1 400 "), out
     assert b"HTTPS" in out and b"Connection: close" in out, out
     assert len(out) < 300, out
+    head, _, body = out.partition(b"\r\n\r\n")
+    clen = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+    assert len(clen) == 1 and int(clen[0].split(b":")[1]) == len(body), (clen, body)
+    # curl, pointed at the wrong scheme, gets a readable answer
+    rc, out, err = lib.curl("-i", "http://127.0.0.1:%d/" % atto.https)
+    assert rc == 0 and b" 400 " in out and b"https://" in out, (rc, out, err)
+    assert "Excess" not in err, err
     out = closed_quickly(b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
     assert out.startswith(b"HTTP/1.1 400 "), out
     # the request split across packets: the first bytes are enough
