@@ -1,12 +1,30 @@
 /*
- * static.c — static files: MIME type by extension, validators (ETag from
- * size and mtime, Last-Modified), 304 for If-None-Match/If-Modified-Since,
- * HEAD. Files are read whole (they are small on a typical site); large-file
- * streaming and Range live in a later revision of this module.
+ * static.c — static files for the web side: public/ and res:file().
+ *
+ * A request goes through four steps. (1) The path is checked lexically: it
+ * must lie under the site folder and no segment after it may start with a
+ * dot. (2) This thread's small-file cache is asked: files up to 64 KiB live
+ * there with their validators, revalidated with one stat() at most once a
+ * second, evicted least-recently-used beyond 16 MiB; a hit costs no open().
+ * (3) On a miss the file is opened (O_NONBLOCK, so a FIFO cannot hang the
+ * worker), fstat'ed, and the file actually opened is resolved through
+ * /proc/self/fd and checked again against the site folder, so a symlink
+ * leading outside is refused without a window between check and use.
+ * (4) The answer: preconditions (412, 304) in RFC 9110 §13.2.2 order, then
+ * Range (206, multipart/byteranges, 416) subject to If-Range, then the body.
+ *
+ * Bodies from the cache are sent at once. Bodies from a file are streamed in
+ * 64 KiB pieces: while the connection holds more than HIGH_WATER unsent
+ * bytes the stream waits for r->on_writable; it owns the request meanwhile
+ * (see static.h for how the previous owner is saved, chained and restored).
+ * The grammar of the headers lives in static_parse.c.
  */
 #include "core/static.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,44 +32,42 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/conn.h"
+#include "core/server.h"
+#include "core/static_parse.h"
 
-static const struct { const char *ext, *type; } mime_table[] = {
-    {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"}, {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-    {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
-    {"xml", "application/xml"}, {"svg", "image/svg+xml"}, {"png", "image/png"},
-    {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"gif", "image/gif"},
-    {"webp", "image/webp"}, {"avif", "image/avif"}, {"ico", "image/x-icon"},
-    {"woff", "font/woff"}, {"woff2", "font/woff2"}, {"ttf", "font/ttf"},
-    {"otf", "font/otf"}, {"pdf", "application/pdf"}, {"zip", "application/zip"},
-    {"gz", "application/gzip"}, {"tar", "application/x-tar"}, {"wasm", "application/wasm"},
-    {"mp3", "audio/mpeg"}, {"ogg", "audio/ogg"}, {"wav", "audio/wav"},
-    {"mp4", "video/mp4"}, {"webm", "video/webm"}, {"csv", "text/csv; charset=utf-8"},
-    {"lua", "text/plain; charset=utf-8"}, {"c", "text/plain; charset=utf-8"},
-    {"h", "text/plain; charset=utf-8"}, {"gmi", "text/gemini"}, {"rss", "application/rss+xml"},
-    {"atom", "application/atom+xml"}, {"webmanifest", "application/manifest+json"},
-};
+#define CHUNK            (64 * 1024)
+#define HIGH_WATER       (256 * 1024)
+#define CACHE_FILE_MAX   (64 * 1024)
+#define CACHE_BYTES_MAX  (16u << 20)
+#define CACHE_BUCKETS    1024
+#define CACHE_RECHECK_S  1.0
 
-const char *static_mime(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    if (!dot || (slash && dot < slash))
-        return "application/octet-stream";
-    for (size_t i = 0; i < sizeof mime_table / sizeof mime_table[0]; i++)
-        if (strcasecmp(dot + 1, mime_table[i].ext) == 0)
-            return mime_table[i].type;
-    return "application/octet-stream";
-}
+/* What a response needs to know about a file: validators and type. */
+typedef struct smeta {
+    uint64_t    size;
+    int64_t     mtime;
+    long        mtime_ns;
+    dev_t       dev;
+    ino_t       ino;
+    char        etag[48];
+    size_t      etag_len;
+    char        lastmod[30];
+    size_t      lastmod_len;
+    const char *mime;
+    size_t      mime_len;
+} smeta;
+
+static _Thread_local char chunk[CHUNK];
+
+/* ---- where a path may lead ---------------------------------------------- */
 
 int static_safe_join(const char *root, const char *urlpath, char *out, size_t outlen)
 {
     const char *p = urlpath;
     while (*p == '/')
         p++;
-    /* every segment must be a plain name */
-    for (const char *s = p; *s;) {
+    for (const char *s = p; *s;) {               /* every segment must be a plain name */
         const char *e = strchr(s, '/');
         size_t n = e ? (size_t)(e - s) : strlen(s);
         if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
@@ -66,61 +82,728 @@ int static_safe_join(const char *root, const char *urlpath, char *out, size_t ou
     return k < 0 || (size_t)k >= outlen ? -1 : 0;
 }
 
-static int etag_match(const char *list, size_t n, const char *etag)
+int static_path_allowed(const char *root, const char *path, const char **why)
 {
-    size_t el = strlen(etag);
-    if (n == 1 && list[0] == '*')
-        return 1;
-    for (size_t i = 0; i + el <= n; i++)
-        if (memcmp(list + i, etag, el) == 0)
-            return 1;
+    const char *rest = path;
+    if (root) {
+        size_t rl = strlen(root);
+        while (rl > 1 && root[rl - 1] == '/')
+            rl--;
+        int is_slash = rl == 1 && root[0] == '/';
+        if (strncmp(path, root, rl) != 0 || (!is_slash && path[rl] != '/' && path[rl] != '\0')) {
+            *why = "outside the site folder";
+            return -1;
+        }
+        rest = path + rl;
+    }
+    for (const char *s = rest; *s;) {
+        while (*s == '/')
+            s++;
+        if (*s == '.') {
+            *why = "a dot segment or dotfile";
+            return -1;
+        }
+        while (*s && *s != '/')
+            s++;
+    }
     return 0;
+}
+
+int static_resolve(int fd, const char *path, char *out, size_t outlen)
+{
+    if (fd >= 0) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, out, outlen - 1);
+        if (n > 0 && (size_t)n < outlen - 1 && out[0] == '/') {
+            out[n] = '\0';
+            return 0;
+        }
+    }
+    char tmp[PATH_MAX];
+    if (!realpath(path, tmp) || strlen(tmp) >= outlen)
+        return -1;
+    strcpy(out, tmp);
+    return 0;
+}
+
+static const char *site_root(const http_req *r)
+{
+    return r->c && r->c->w && r->c->w->cfg ? r->c->w->cfg->site_dir : NULL;
+}
+
+/* The site folder with symlinks resolved, computed once per thread. */
+static const char *real_root(const char *root)
+{
+    static _Thread_local char real[PATH_MAX], seen[PATH_MAX];
+    if (strcmp(seen, root) != 0) {
+        if (strlen(root) >= sizeof seen || !realpath(root, real))
+            return NULL;
+        strcpy(seen, root);
+    }
+    return real;
+}
+
+/* Does the file opened as fd (or named path) resolve inside the site? */
+static int resolved_inside(const char *root, int fd, const char *path)
+{
+    char res[PATH_MAX];
+    const char *why, *rr;
+    if (!root)
+        return 1;
+    rr = real_root(root);
+    return rr && static_resolve(fd, path, res, sizeof res) == 0 &&
+           static_path_allowed(rr, res, &why) == 0;
+}
+
+/* ---- validators and the small-file cache -------------------------------- */
+
+static void meta_fill(smeta *m, const struct stat *st, const char *path)
+{
+    m->size = (uint64_t)st->st_size;
+    m->mtime = (int64_t)st->st_mtim.tv_sec;
+    m->mtime_ns = st->st_mtim.tv_nsec;
+    m->dev = st->st_dev;
+    m->ino = st->st_ino;
+    uint64_t stamp = (uint64_t)m->mtime * 1000000000u + (uint64_t)m->mtime_ns;
+    m->etag_len = (size_t)snprintf(m->etag, sizeof m->etag, "\"%" PRIx64 "-%" PRIx64 "\"", m->size, stamp);
+    static_format_date(m->mtime, m->lastmod);
+    m->lastmod_len = strlen(m->lastmod);
+    m->mime = static_mime(path);
+    m->mime_len = strlen(m->mime);
+}
+
+static int meta_changed(const smeta *m, const struct stat *st)
+{
+    return m->size != (uint64_t)st->st_size || m->mtime != (int64_t)st->st_mtim.tv_sec ||
+           m->mtime_ns != st->st_mtim.tv_nsec || m->ino != st->st_ino || m->dev != st->st_dev ||
+           !S_ISREG(st->st_mode);
+}
+
+typedef struct centry {
+    struct centry *hnext, *prev, *next;   /* hash chain; LRU list, head = newest */
+    uint32_t hash;
+    double   checked;                     /* monotonic seconds of the last stat */
+    size_t   cost;
+    smeta    m;
+    char    *path;                        /* stored after the data */
+    char     data[];
+} centry;
+
+typedef struct scache {
+    centry *bucket[CACHE_BUCKETS];
+    centry *head, *tail;
+    size_t  bytes, count;
+} scache;
+
+static _Thread_local scache *tcache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint32_t path_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void lru_unlink(scache *c, centry *e)
+{
+    if (e->prev) e->prev->next = e->next; else c->head = e->next;
+    if (e->next) e->next->prev = e->prev; else c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push(scache *c, centry *e)
+{
+    e->next = c->head;
+    e->prev = NULL;
+    if (c->head) c->head->prev = e; else c->tail = e;
+    c->head = e;
+}
+
+static void cache_remove(scache *c, centry *e)
+{
+    centry **pp = &c->bucket[e->hash % CACHE_BUCKETS];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    c->bytes -= e->cost;
+    c->count--;
+    free(e);
+}
+
+static void cache_free(void *p)
+{
+    scache *c = p;
+    while (c && c->head)
+        cache_remove(c, c->head);
+    free(c);
+}
+
+static void cache_key_init(void) { pthread_key_create(&cache_key, cache_free); }
+
+void static_cache_clear(void)
+{
+    if (!tcache)
+        return;
+    pthread_setspecific(cache_key, NULL);
+    cache_free(tcache);
+    tcache = NULL;
+}
+
+/* A fresh entry for path, or NULL (absent, changed on disk: dropped). */
+static centry *cache_get(const char *path)
+{
+    scache *c = tcache;
+    if (!c)
+        return NULL;
+    uint32_t h = path_hash(path);
+    centry *e = c->bucket[h % CACHE_BUCKETS];
+    while (e && (e->hash != h || strcmp(e->path, path) != 0))
+        e = e->hnext;
+    if (!e)
+        return NULL;
+    double now = mono_now();
+    if (now - e->checked >= CACHE_RECHECK_S) {
+        struct stat st;
+        if (stat(path, &st) < 0 || meta_changed(&e->m, &st)) {
+            cache_remove(c, e);
+            return NULL;
+        }
+        e->checked = now;
+    }
+    lru_unlink(c, e);
+    lru_push(c, e);
+    return e;
+}
+
+/* Read a small file into a new cache entry. NULL: too big, no memory, or
+ * the read came up short (the caller then streams from the fd). */
+static centry *cache_put(const char *path, const smeta *m, int fd)
+{
+    if (m->size > CACHE_FILE_MAX)
+        return NULL;
+    if (!tcache) {
+        pthread_once(&cache_once, cache_key_init);
+        if (!(tcache = calloc(1, sizeof *tcache)))
+            return NULL;
+        pthread_setspecific(cache_key, tcache);
+    }
+    scache *c = tcache;
+    size_t plen = strlen(path) + 1, size = (size_t)m->size;
+    centry *e = malloc(sizeof *e + size + plen);
+    if (!e)
+        return NULL;
+    for (size_t got = 0; got < size;) {
+        ssize_t k = pread(fd, e->data + got, size - got, (off_t)got);
+        if (k <= 0) {
+            free(e);
+            return NULL;
+        }
+        got += (size_t)k;
+    }
+    e->path = e->data + size;
+    memcpy(e->path, path, plen);
+    e->m = *m;
+    e->hash = path_hash(path);
+    e->checked = mono_now();
+    e->cost = sizeof *e + size + plen;
+    while (c->tail && c->bytes + e->cost > CACHE_BYTES_MAX)
+        cache_remove(c, c->tail);
+    e->hnext = c->bucket[e->hash % CACHE_BUCKETS];
+    c->bucket[e->hash % CACHE_BUCKETS] = e;
+    lru_push(c, e);
+    c->bytes += e->cost;
+    c->count++;
+    return e;
+}
+
+/* ---- preconditions (RFC 9110 §13.2.2) ----------------------------------- */
+
+static int method_is(const http_req *r, const char *m)
+{
+    size_t n = strlen(m);
+    return r->method_len == n && memcmp(r->method, m, n) == 0;
+}
+
+/* -1: no such header; else whether any line of it names our tag. */
+static int tag_header(const http_req *r, const char *name, const smeta *m, int strong)
+{
+    size_t nl = strlen(name);
+    int seen = -1;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const http_hdr *h = &r->headers[i];
+        if (h->name_len != nl || memcmp(h->name, name, nl) != 0)
+            continue;
+        if (static_etag_match(h->value, h->value_len, m->etag, m->etag_len, strong))
+            return 1;
+        seen = 0;
+    }
+    return seen;
+}
+
+static int date_header(const http_req *r, const char *name, int64_t *t)
+{
+    const http_hdr *h = http_find(r, name);
+    return h && static_parse_date(h->value, h->value_len, t) == 0;
+}
+
+/* 0 (go on), 304 or 412. */
+static int precondition(const http_req *r, const smeta *m)
+{
+    int safe = method_is(r, "GET") || method_is(r, "HEAD");
+    int64_t t;
+    int match = tag_header(r, "if-match", m, 1);
+    if (match == 0)
+        return 412;
+    if (match < 0 && date_header(r, "if-unmodified-since", &t) && m->mtime > t)
+        return 412;
+    int none = tag_header(r, "if-none-match", m, 0);
+    if (none == 1)
+        return safe ? 304 : 412;
+    if (none < 0 && safe && date_header(r, "if-modified-since", &t) && m->mtime <= t)
+        return 304;
+    return 0;
+}
+
+/* If-Range: the Range applies only when the validator still matches. */
+static int if_range_holds(const http_req *r, const smeta *m)
+{
+    const http_hdr *h = http_find(r, "if-range");
+    int64_t t;
+    if (!h)
+        return 1;
+    if (h->value_len && (h->value[0] == '"' || h->value[0] == 'W'))
+        return static_etag_match(h->value, h->value_len, m->etag, m->etag_len, 1);
+    return static_parse_date(h->value, h->value_len, &t) == 0 && t == m->mtime;
+}
+
+/* ---- bodies ------------------------------------------------------------- */
+
+typedef struct sstream {
+    http_req    *r;
+    int          fd;                 /* -1: the bytes come from mem */
+    const char  *mem;
+    const smeta *m;                  /* valid only until static_serve returns */
+    uint64_t     size;
+    char         mime[128];
+    static_range rg[STATIC_MAX_RANGES];
+    int          nrg, cur;
+    uint64_t     pos;                /* next byte of rg[cur] */
+    int          multipart, part_open, trailer_done;
+    char         boundary[40];
+    int          heap, owned, in_pump, aborted, dead;
+    void        *prev_app;
+    void       (*prev_abort)(http_req *r);
+} sstream;
+
+static size_t part_header(const sstream *s, int i, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64
+                     "-%" PRIu64 "/%" PRIu64 "\r\n\r\n", s->boundary, s->mime, s->rg[i].first,
+                     s->rg[i].last, s->size);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+static size_t trailer(const sstream *s, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "\r\n--%s--\r\n", s->boundary);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Exact body length of the response s describes. */
+static uint64_t body_length(const sstream *s)
+{
+    char tmp[256];
+    uint64_t total = 0;
+    for (int i = 0; i < s->nrg; i++)
+        total += s->rg[i].last - s->rg[i].first + 1 + (s->multipart ? part_header(s, i, tmp, sizeof tmp) : 0);
+    return total + (s->multipart ? trailer(s, tmp, sizeof tmp) : 0);
+}
+
+/* File bytes [pos, pos+n) into out. Returns 0, or -1 if the file shrank. */
+static int read_at(const sstream *s, char *out, size_t n, uint64_t pos)
+{
+    if (s->fd < 0) {
+        memcpy(out, s->mem + pos, n);
+        return 0;
+    }
+    for (size_t got = 0; got < n;) {
+        ssize_t k = pread(s->fd, out + got, n - got, (off_t)(pos + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Fill out with the next bytes of the body. *last = 1 when they end it.
+ * Returns the count, or -1 when the file came up short. */
+static long fill(sstream *s, char *out, size_t cap, int *last)
+{
+    size_t n = 0;
+    while (s->cur < s->nrg) {
+        static_range *g = &s->rg[s->cur];
+        if (s->multipart && !s->part_open) {
+            char hdr[256];
+            size_t hl = part_header(s, s->cur, hdr, sizeof hdr);
+            if (hl > cap - n)
+                break;
+            memcpy(out + n, hdr, hl);
+            n += hl;
+            s->part_open = 1;
+        }
+        uint64_t left = g->last + 1 - s->pos;
+        size_t want = left < cap - n ? (size_t)left : cap - n;
+        if (want == 0)
+            break;
+        if (read_at(s, out + n, want, s->pos) < 0)
+            return -1;
+        n += want;
+        s->pos += want;
+        if (s->pos > g->last) {
+            s->part_open = 0;
+            if (++s->cur < s->nrg)
+                s->pos = s->rg[s->cur].first;
+        }
+    }
+    if (s->cur == s->nrg && s->multipart && !s->trailer_done) {
+        char t[64];
+        size_t tl = trailer(s, t, sizeof t);
+        if (tl <= cap - n) {
+            memcpy(out + n, t, tl);
+            n += tl;
+            s->trailer_done = 1;
+        }
+    }
+    *last = s->cur == s->nrg && (!s->multipart || s->trailer_done);
+    return (long)n;
+}
+
+static void stream_on_abort(http_req *r);
+static void stream_on_writable(http_req *r);
+
+/* Take the request over from its previous owner (the Lua layer). */
+static void own(sstream *s)
+{
+    http_req *r = s->r;
+    if (s->owned)
+        return;
+    s->owned = 1;
+    s->prev_app = r->app_data;
+    s->prev_abort = r->on_abort;
+    r->app_data = s;
+    r->on_abort = stream_on_abort;
+    r->on_writable = stream_on_writable;
+}
+
+static void disown(sstream *s)
+{
+    http_req *r = s->r;
+    if (!s->owned)
+        return;
+    s->owned = 0;
+    r->app_data = s->prev_app;
+    r->on_abort = s->prev_abort;
+    r->on_writable = NULL;
+}
+
+static void stream_free(sstream *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    if (s->heap)
+        free(s);                      /* file streams live on the heap */
+}
+
+static void stream_on_abort(http_req *r)
+{
+    sstream *s = r->app_data;
+    void (*prev)(http_req *) = s->prev_abort;
+    disown(s);
+    if (s->in_pump) {
+        s->aborted = 1;               /* pump() frees it when body() returns */
+        close(s->fd);
+        s->fd = -1;
+    } else {
+        stream_free(s);
+    }
+    if (prev)
+        prev(r);
+}
+
+/* The file shrank under us: the promised length cannot be kept. HTTP/1.1
+ * has no way to say so but closing; HTTP/2 ends the stream short. */
+static void stream_truncated(sstream *s)
+{
+    http_req *r = s->r;
+    log_warn("static: %s changed while being sent; response cut short", s->mime);
+    disown(s);
+    stream_free(s);
+    if (r->c && strcmp(r->protocol, "HTTP/2") != 0)
+        conn_abort(r->c);
+    else
+        r->drv->body(r, "", 0, 1);
+}
+
+/* Send as much as the connection takes; finish, or wait for on_writable. */
+static void pump(sstream *s)
+{
+    http_req *r = s->r;
+    int file = s->fd >= 0;
+    s->in_pump = 1;
+    for (;;) {
+        if (file && r->drv->pending(r) > HIGH_WATER) {
+            s->in_pump = 0;
+            return;                   /* stream_on_writable resumes */
+        }
+        int last;
+        long n = fill(s, chunk, sizeof chunk, &last);
+        if (n < 0) {
+            stream_truncated(s);
+            return;
+        }
+        if (last) {
+            disown(s);
+            stream_free(s);
+            r->drv->body(r, chunk, (size_t)n, 1);
+            return;
+        }
+        int rc = r->drv->body(r, chunk, (size_t)n, 0);
+        if (s->aborted) {
+            stream_free(s);
+            return;
+        }
+        if (rc < 0) {                 /* client gone: on_abort is coming */
+            s->in_pump = 0;
+            s->dead = 1;
+            if (!file)
+                return;
+            r->on_writable = NULL;
+            return;
+        }
+    }
+}
+
+static void stream_on_writable(http_req *r)
+{
+    sstream *s = r->app_data;
+    if (s && !s->in_pump && !s->dead)
+        pump(s);
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void make_boundary(char *out, size_t n, const http_req *r)
+{
+    static _Thread_local uint64_t x;
+    if (!x)
+        x = ((uint64_t)time(NULL) << 20) ^ (uint64_t)(uintptr_t)&x ^ 0x9e3779b97f4a7c15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    snprintf(out, n, "atto-%016" PRIx64 "-%" PRIx64, x, r->id);
+}
+
+/* A response without a file body: 304, 403, 412, 416, 503. */
+static void respond_status(http_req *r, int status, const smeta *m)
+{
+    http_hdr hd[3];
+    size_t n = 0;
+    char body[64], cr[48];
+    if (status == 304) {
+        hd[n++] = (http_hdr){"etag", 4, m->etag, m->etag_len};
+        hd[n++] = (http_hdr){"last-modified", 13, m->lastmod, m->lastmod_len};
+        r->drv->start(r, 304, hd, n, 0);
+        r->drv->body(r, "", 0, 1);
+        return;
+    }
+    if (status == 416) {
+        int k = snprintf(cr, sizeof cr, "bytes */%" PRIu64, m->size);
+        hd[n++] = (http_hdr){"content-range", 13, cr, (size_t)k};
+    }
+    hd[n++] = (http_hdr){"content-type", 12, "text/plain; charset=utf-8", 25};
+    int bl = snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
+    r->drv->start(r, status, hd, n, bl);
+    r->drv->body(r, body, (size_t)bl, 1);
+}
+
+/* "public/dir" asked without its slash: 301 to "dir/" (query kept). */
+static int redirect_dir(http_req *r)
+{
+    const char *t = r->target;
+    size_t n = r->target_len;
+    const char *q = memchr(t, '?', n);
+    size_t pl = q ? (size_t)(q - t) : n;
+    while (pl > 1 && t[0] == '/' && t[1] == '/')      /* never a //host/ Location */
+        t++, pl--, n--;
+    char loc[4096];
+    int k = snprintf(loc, sizeof loc, "%.*s/%.*s", (int)pl, t, (int)(n - pl), t + pl);
+    if (k < 0 || (size_t)k >= sizeof loc)
+        return 0;
+    static const char body[] = "301 Moved Permanently\n";
+    http_hdr hd[2] = {{"location", 8, loc, (size_t)k},
+                      {"content-type", 12, "text/plain; charset=utf-8", 25}};
+    r->drv->start(r, 301, hd, 2, sizeof body - 1);
+    r->drv->body(r, body, sizeof body - 1, 1);
+    return 1;
+}
+
+/* Describe the body: the ranges asked for, or the whole file. */
+static void stream_setup(sstream *s, http_req *r, const smeta *m, const static_range *rg, int nrg)
+{
+    s->r = r;
+    s->size = m->size;
+    snprintf(s->mime, sizeof s->mime, "%s", m->mime);
+    if (nrg > 0) {
+        memcpy(s->rg, rg, (size_t)nrg * sizeof *rg);
+        s->nrg = nrg;
+    } else if (m->size) {
+        s->rg[0] = (static_range){0, m->size - 1};
+        s->nrg = 1;
+    }
+    s->pos = s->nrg ? s->rg[0].first : 0;
+    s->multipart = nrg > 1;
+    if (s->multipart)
+        make_boundary(s->boundary, sizeof s->boundary, r);
+}
+
+/* Answer from a cached copy (mem) or an open file (fd, consumed). */
+static int respond(http_req *r, const smeta *m, int fd, const char *mem)
+{
+    static_range rg[STATIC_MAX_RANGES];
+    int nrg = 0, pre = precondition(r, m);
+    const char *why;
+    const http_hdr *range = method_is(r, "GET") ? http_find(r, "range") : NULL;
+    if (!pre && range && if_range_holds(r, m)) {
+        nrg = static_parse_range(range->value, range->value_len, m->size, rg, &why);
+        pre = nrg < 0 ? 416 : 0;
+    }
+    sstream local, *s = fd >= 0 && !pre ? calloc(1, sizeof *s) : &local;
+    if (pre || !s) {
+        if (fd >= 0)
+            close(fd);
+        respond_status(r, pre ? pre : 503, m);
+        return 1;
+    }
+    if (s == &local)
+        memset(s, 0, sizeof *s);
+    s->heap = s != &local;
+    s->fd = fd;
+    s->mem = mem;
+    stream_setup(s, r, m, rg, nrg);
+
+    char ctype[200], crange[80];
+    http_hdr hd[5];
+    size_t n = 0;
+    if (s->multipart) {
+        int k = snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", s->boundary);
+        hd[n++] = (http_hdr){"content-type", 12, ctype, (size_t)k};
+    } else {
+        hd[n++] = (http_hdr){"content-type", 12, m->mime, m->mime_len};
+    }
+    hd[n++] = (http_hdr){"etag", 4, m->etag, m->etag_len};
+    hd[n++] = (http_hdr){"last-modified", 13, m->lastmod, m->lastmod_len};
+    hd[n++] = (http_hdr){"accept-ranges", 13, "bytes", 5};
+    if (nrg == 1) {
+        int k = snprintf(crange, sizeof crange, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+                         rg[0].first, rg[0].last, m->size);
+        hd[n++] = (http_hdr){"content-range", 13, crange, (size_t)k};
+    }
+    uint64_t len = body_length(s);
+    r->drv->start(r, nrg > 0 ? 206 : 200, hd, n, (int64_t)len);
+    if (r->head || len == 0) {
+        stream_free(s);
+        r->drv->body(r, "", 0, 1);
+    } else if (mem && !s->multipart) {                /* one slice of the cached copy */
+        r->drv->body(r, mem + s->rg[0].first, (size_t)len, 1);
+    } else {
+        if (s->heap)
+            own(s);                   /* from here a client abort reaches the stream */
+        pump(s);
+    }
+    return 1;
+}
+
+static int open_failed(http_req *r, int err)
+{
+    if (err == EACCES || err == EPERM) {
+        respond_status(r, 403, NULL);
+        return 1;
+    }
+    if (err == EMFILE || err == ENFILE) {
+        log_warn("static: out of file descriptors");
+        respond_status(r, 503, NULL);
+        return 1;
+    }
+    return 0;     /* ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG...: not found */
+}
+
+static int directory(http_req *r, const char *path, const char *root)
+{
+    char idx[PATH_MAX];
+    struct stat st;
+    int k = snprintf(idx, sizeof idx, "%s/index.html", path);
+    if (k < 0 || (size_t)k >= sizeof idx || stat(idx, &st) < 0 || !S_ISREG(st.st_mode) ||
+        !resolved_inside(root, -1, idx))
+        return 0;
+    return redirect_dir(r);
+}
+
+static int serve_from_disk(http_req *r, const char *path, const char *root)
+{
+    struct stat st;
+    smeta m;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return open_failed(r, errno);
+    if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
+        !resolved_inside(root, fd, path)) {
+        close(fd);
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return directory(r, path, root);
+    }
+    meta_fill(&m, &st, path);
+    centry *e = cache_put(path, &m, fd);
+    if (e) {
+        close(fd);
+        return respond(r, &e->m, -1, e->data);
+    }
+    return respond(r, &m, fd, NULL);
 }
 
 int static_serve(http_req *r, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == EACCES ? (http_respond_simple(r, 403, "text/plain; charset=utf-8", "403 Forbidden\n", 14), 1) : 0;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    char idx[PATH_MAX];
+    const char *root = site_root(r), *why;
+    size_t len = strlen(path);
+    if (len == 0 || len + sizeof "index.html" > sizeof idx)
         return 0;
+    if (static_path_allowed(root, path, &why) < 0)
+        return 0;
+    if (path[len - 1] == '/') {
+        memcpy(idx, path, len);
+        memcpy(idx + len, "index.html", sizeof "index.html");
+        path = idx;
     }
-    char etag[64], lastmod[40];
-    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_size,
-             (unsigned long long)st.st_mtime);
-    struct tm tm;
-    gmtime_r(&st.st_mtime, &tm);
-    strftime(lastmod, sizeof lastmod, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    const char *mime = static_mime(path);
-    http_hdr hd[3] = {
-        {"content-type", 12, mime, strlen(mime)},
-        {"etag", 4, etag, strlen(etag)},
-        {"last-modified", 13, lastmod, strlen(lastmod)},
-    };
-    const http_hdr *inm = http_find(r, "if-none-match");
-    const http_hdr *ims = http_find(r, "if-modified-since");
-    int not_modified = inm ? etag_match(inm->value, inm->value_len, etag)
-                     : ims && ims->value_len == strlen(lastmod) && memcmp(ims->value, lastmod, ims->value_len) == 0;
-    if (not_modified) {
-        close(fd);
-        r->drv->start(r, 304, hd + 1, 2, 0);
-        r->drv->body(r, "", 0, 1);
-        return 1;
-    }
-    size_t size = (size_t)st.st_size;
-    char *data = size ? malloc(size) : NULL;
-    size_t got = 0;
-    while (got < size) {
-        ssize_t k = read(fd, data + got, size - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    r->drv->start(r, 200, hd, 3, (int64_t)got);
-    r->drv->body(r, data, r->head ? 0 : got, 1);
-    free(data);
-    return 1;
+    centry *e = cache_get(path);
+    if (e)
+        return respond(r, &e->m, -1, e->data);
+    return serve_from_disk(r, path, root);
 }
