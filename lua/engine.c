@@ -33,6 +33,7 @@
 #include "mail/hooks.h"
 
 void lmail_free_config(lstate *s) __attribute__((weak));   /* lua/lmail.c */
+void lmail_start_queue(lapp *app) __attribute__((weak));
 
 /* ---- states ------------------------------------------------------------- */
 
@@ -102,6 +103,8 @@ static void *app_create(const server_config *cfg, worker *w, char *err, size_t e
         return NULL;
     }
     lcore_start_timers(app->cur);
+    if (lmail_start_queue)
+        lmail_start_queue(app);
     return app;
 }
 
@@ -158,7 +161,7 @@ static void app_handle(void *p, http_req *r)
 /* Gopher and mail entry points live in lua/lgopher.c and lua/lmail.c
  * (gopher/gopher.h and mail/hooks.h say what they are); weak, so the
  * web side builds on its own. */
-extern const char lua_gopher_handler[] __attribute__((weak));
+extern const struct gopher_app lua_gopher_handler __attribute__((weak));
 extern const mail_hooks lua_mail_hooks __attribute__((weak));
 
 const app_ops lua_app_ops = {
@@ -166,7 +169,7 @@ const app_ops lua_app_ops = {
     .destroy = app_destroy,
     .handle = app_handle,
     .reload = app_reload,
-    .gopher = (void *)lua_gopher_handler,
+    .gopher = (void *)&lua_gopher_handler,
     .mail = (void *)&lua_mail_hooks,
 };
 

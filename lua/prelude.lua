@@ -207,6 +207,7 @@ end
 atto._parse_pairs = parse_pairs
 
 function lazy.headers(req) return core.headers(req._h) end
+function lazy.id(req) return string.format("%x", req._id) end
 function lazy.query(req) return parse_pairs(req._qs, "&", nil, true, "query string") end
 function lazy.cookies(req)
   local out = {}
@@ -445,63 +446,81 @@ atto._send_status = send_status
 
 -- Run a site's middleware, then its routes/mounts, for `path` (relative to
 -- the site's mount point). Returns true if something answered.
-local function run_site(s, req, res, path, top)
-  local mw, i = s._mw, 0
-  local found = false
-  local function route()
-    for _, m in ipairs(s._mounts) do
-      local p = m.prefix
-      if path == p or path:sub(1, #p + 1) == p .. "/" then
-        local rest = path:sub(#p + 1)
-        if rest == "" then rest = "/" end
-        if run_site(m.site, req, res, rest, false) then found = true; return end
-      end
-    end
-    local fn, params = find(s, req.method, path)
-    if fn then
-      found = true
-      req.params = params
-      local ret = fn(req, res)
-      if not res._started then
-        if type(ret) == "string" then res:html(ret)
-        elseif type(ret) == "table" then res:json(ret) end
-      end
-      return
-    end
-    if params then   -- the path exists with other methods
-      found = true
-      local allow = params
-      local seen = {}
-      for _, m in ipairs(allow) do seen[m] = true end
-      if seen.GET then seen.HEAD = true end
-      seen.OPTIONS = true
-      local list = {}
-      for m in pairs(seen) do list[#list + 1] = m end
-      table.sort(list)
-      res:header("allow", concat(list, ", "))
-      if req.method == "OPTIONS" then return res:status(204):send("") end
-      return send_status(req, res, 405, s)
-    end
-    if top then
-      if req.method == "OPTIONS" and path == "*" then
-        found = true
-        res:header("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
-        return res:status(204):send("")
-      end
-      if (req.method == "GET" or req.method == "HEAD") and atto._static(req, res, path) then
-        found = true
-        return
-      end
+local run_site
+
+-- Mounts, then routes, then (top site only) OPTIONS * and public/.
+-- Returns true if something answered (or the path exists: 405).
+local function route(s, req, res, path, top)
+  local mounts = s._mounts
+  for i = 1, #mounts do
+    local m = mounts[i]
+    local p = m.prefix
+    if path == p or path:sub(1, #p + 1) == p .. "/" then
+      local rest = path:sub(#p + 1)
+      if rest == "" then rest = "/" end
+      if run_site(m.site, req, res, rest, false) then return true end
     end
   end
+  local fn, params = find(s, req.method, path)
+  if fn then
+    req.params = params
+    local ret = fn(req, res)
+    if not res._started then
+      if type(ret) == "string" then res:html(ret)
+      elseif type(ret) == "table" then res:json(ret) end
+    end
+    return true
+  end
+  if params then   -- the path exists with other methods
+    local seen = {}
+    for _, m in ipairs(params) do seen[m] = true end
+    if seen.GET then seen.HEAD = true end
+    seen.OPTIONS = true
+    local list = {}
+    for m in pairs(seen) do list[#list + 1] = m end
+    table.sort(list)
+    res:header("allow", concat(list, ", "))
+    if req.method == "OPTIONS" then res:status(204):send(""); return true end
+    send_status(req, res, 405, s)
+    return true
+  end
+  if top then
+    if req.method == "OPTIONS" and path == "*" then
+      res:header("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+      res:status(204):send("")
+      return true
+    end
+    if (req.method == "GET" or req.method == "HEAD") and atto._static(req, res, path) then
+      return true
+    end
+    send_status(req, res, 404, s)   -- here, inside the middleware, so they see the 404
+    return true
+  end
+  return false
+end
+
+-- Run a site's middleware (onion style), then route. No middleware: no
+-- closures, the common case stays cheap.
+function run_site(s, req, res, path, top)
+  local mw = s._mw
+  if #mw == 0 then return route(s, req, res, path, top) or res._started end
+  local i, found = 0, false
   local function nxt()
     i = i + 1
     local m = mw[i]
     if m then return m(req, res, nxt) end
-    return route()
+    found = route(s, req, res, path, top)
   end
-  if #mw == 0 then route() else nxt() end
+  nxt()
   return found or res._started
+end
+
+-- site:serve(req, res [, path]): run this site (its middleware, routes and
+-- mounts) for the request, e.g. from a middleware that picks a site by
+-- req.host. Returns true if it answered.
+function Site:serve(req, res, path)
+  if getmetatable(self) ~= Site then error("site:serve: call it with ':'", 2) end
+  return run_site(self, req, res, path or req.path, false)
 end
 
 function atto._static(req, res, path)
@@ -541,7 +560,7 @@ local function dispatch(h, method, target, host, scheme, protocol, addr, port, i
   if raw:sub(1, 1) ~= "/" and raw ~= "*" then raw = "/" .. raw end
   local req = setmetatable({ _h = h, method = method, raw_path = target, _qs = qs,
     host = host, scheme = scheme, protocol = protocol, remote_addr = addr,
-    remote_port = port, id = string.format("%x", id), body = body, params = {} }, Req)
+    remote_port = port, _id = id, body = body, params = {} }, Req)
   local res = setmetatable({ _h = h, _hdr = {}, status_code = 200, req = req }, Res)
   local path, err = core.urldecode(raw, false)
   if not path or path:find("%z") then

@@ -10,7 +10,9 @@
 #define ATTO_MAIL_HOOKS_H
 #include <stddef.h>
 
-enum mail_verdict_kind { MAIL_CONTINUE = 0, MAIL_REJECT = 1, MAIL_DEFER = 2 };
+/* MAIL_ACCEPT (rcpt_to only): a rule looked at this recipient and let it
+ * through — the rule, not users.passwd, decides who exists (SPEC §5). */
+enum mail_verdict_kind { MAIL_CONTINUE = 0, MAIL_REJECT = 1, MAIL_DEFER = 2, MAIL_ACCEPT = 3 };
 
 typedef struct mail_verdict {
     int  kind;          /* enum mail_verdict_kind */

@@ -108,7 +108,7 @@ static void smtp_reply(smtp_sess *s, const char *fmt, ...)
 /* A hook's verdict as a reply: reject must be 5xx, defer 4xx. 1 if replied. */
 static int smtp_verdict_reply(smtp_sess *s, const mail_verdict *v)
 {
-    if (v->kind == MAIL_CONTINUE) return 0;
+    if (v->kind == MAIL_CONTINUE || v->kind == MAIL_ACCEPT) return 0;
     int code = v->code;
     if (v->kind == MAIL_REJECT && (code < 500 || code > 599)) code = 550;
     if (v->kind == MAIL_DEFER && (code < 400 || code > 499)) code = 451;
@@ -280,7 +280,7 @@ static void smtp_do_rcpt(smtp_sess *s, smtp_cmd *cmd)
     smtp_sync_info(s);
     if (h && h->rcpt_to) h->rcpt_to(smtp_app(s), &s->info, &mr, &v);
     if (smtp_verdict_reply(s, &v)) return;
-    if (r.local && !users_exists(smtp_site(s), r.user)) { smtp_reply(s, "550 5.1.1 <%s>: no such user here", r.addr); return; }
+    if (r.local && v.kind != MAIL_ACCEPT && !users_exists(smtp_site(s), r.user)) { smtp_reply(s, "550 5.1.1 <%s>: no such user here", r.addr); return; }
     smtp_rcpt *n = realloc(s->rcpt, (s->nrcpt + 1) * sizeof *n);
     if (!n) { smtp_reply(s, "452 4.3.1 Out of memory"); return; }
     s->rcpt = n;
