@@ -45,6 +45,12 @@ typedef struct gconn {
     gopher_config cfg;
 } gconn;
 
+/* The bytes of b; "" for a buf that never held any (no NULL arithmetic). */
+static const char *bhead(const buf *b)
+{
+    return b->data ? buf_head(b) : "";
+}
+
 static const gopher_app *app_of(conn *c)
 {
     const app_ops *ops = c->w ? c->w->ops : NULL;
@@ -81,7 +87,7 @@ void gopher_fail(gopher_req *r, const char *msg)
     buf b = BUF_INIT;
     gopher_error_item(&b, msg, strlen(msg));
     gopher_end_line(&b);
-    gopher_write(r, buf_head(&b), buf_size(&b));
+    gopher_write(r, bhead(&b), buf_size(&b));
     buf_free(&b);
     gopher_end(r);
 }
@@ -174,8 +180,9 @@ static int listing_filter(const struct dirent *e)
            !strpbrk(e->d_name, "\t\r\n");
 }
 
-/* A menu of the folder's entries, in name order: folders 1, files by type. */
-static void list_dir(buf *out, const char *dir, const gopher_req *r)
+/* A menu of the folder's entries, in name order: folders 1, files by type.
+ * Links that lead outside the gopher folder (`root`) are left out. */
+static void list_dir(buf *out, const char *dir, const char *root, const gopher_req *r)
 {
     struct dirent **list = NULL;
     int n = scandir(dir, &list, listing_filter, alphasort);
@@ -184,17 +191,18 @@ static void list_dir(buf *out, const char *dir, const gopher_req *r)
         sl--;
     for (int i = 0; i < n; i++) {
         const char *name = list[i]->d_name;
-        char path[PATH_MAX];
+        char path[PATH_MAX], real[PATH_MAX];
         struct stat st;
         int k = snprintf(path, sizeof path, "%s/%s", dir, name);
         if (i < GOPHER_MAX_LISTING && k > 0 && (size_t)k < sizeof path && stat(path, &st) == 0 &&
-            (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
+            (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) && realpath(path, real) &&
+            path_inside(root, real)) {
             char type = S_ISDIR(st.st_mode) ? '1' : type_of_file(path);
             buf sel = BUF_INIT;
             buf_append(&sel, r->selector, sl);
             buf_printf(&sel, "/%s", name);
             const char *err;
-            gopher_item(out, type, name, strlen(name), buf_head(&sel), buf_size(&sel),
+            gopher_item(out, type, name, strlen(name), bhead(&sel), buf_size(&sel),
                         r->host, r->port, &err);
             buf_free(&sel);
         }
@@ -221,7 +229,7 @@ static int read_map(const char *path, buf *map, size_t max)
     return 0;
 }
 
-static void serve_dir(gconn *g, const char *dir)
+static void serve_dir(gconn *g, const char *dir, const char *root)
 {
     gopher_req *r = &g->req;
     buf out = BUF_INIT, map = BUF_INIT;
@@ -229,12 +237,12 @@ static void serve_dir(gconn *g, const char *dir)
     int listing = 1;
     int k = snprintf(mp, sizeof mp, "%s/gophermap", dir);
     if (k > 0 && (size_t)k < sizeof mp && read_map(mp, &map, GOPHER_MAX_MAP) == 0)
-        listing = gopher_map_render(&out, buf_head(&map), buf_size(&map), r->selector,
+        listing = gopher_map_render(&out, bhead(&map), buf_size(&map), r->selector,
                                     r->host, r->port);
     if (listing)
-        list_dir(&out, dir, r);
+        list_dir(&out, dir, root, r);
     gopher_end_line(&out);
-    gopher_write(r, buf_head(&out), buf_size(&out));
+    gopher_write(r, bhead(&out), buf_size(&out));
     buf_free(&out);
     buf_free(&map);
     gopher_end(r);
@@ -247,9 +255,9 @@ static int serve_text(gconn *g, const char *path)
     buf file = BUF_INIT, out = BUF_INIT;
     if (read_map(path, &file, GOPHER_MAX_TEXT) < 0)
         return -1;
-    gopher_text(&out, buf_head(&file), buf_size(&file));
+    gopher_text(&out, bhead(&file), buf_size(&file));
     buf_free(&file);
-    gopher_write(&g->req, buf_head(&out), buf_size(&out));
+    gopher_write(&g->req, bhead(&out), buf_size(&out));
     buf_free(&out);
     gopher_end(&g->req);
     return 0;
@@ -283,7 +291,7 @@ int gopher_serve_static(gopher_req *r, const char **err)
     if (stat(real, &st) < 0)
         return 0;
     if (S_ISDIR(st.st_mode)) {
-        serve_dir(g, real);
+        serve_dir(g, real, root);
         return 1;
     }
     if (!S_ISREG(st.st_mode))
@@ -369,7 +377,7 @@ static void serve_url(gconn *g, const char *url, size_t n)
         g_refuse(g, err);
         return;
     }
-    gopher_write(&g->req, buf_head(&b), buf_size(&b));
+    gopher_write(&g->req, bhead(&b), buf_size(&b));
     buf_free(&b);
     gopher_end(&g->req);
 }
@@ -405,7 +413,7 @@ static void g_take(gconn *g, int eof)
 {
     gopher_line l;
     const char *err = NULL;
-    long n = gopher_parse_line(buf_head(&g->in), buf_size(&g->in), GOPHER_MAX_LINE, eof, &l, &err);
+    long n = gopher_parse_line(bhead(&g->in), buf_size(&g->in), GOPHER_MAX_LINE, eof, &l, &err);
     if (n < 0)
         g_refuse(g, err);
     else if (n > 0)

@@ -30,6 +30,12 @@ typedef struct ghandle {
     int         mode;
 } ghandle;
 
+/* The bytes of b; "" for a buf that never held any (no NULL arithmetic). */
+static const char *bhead(const buf *b)
+{
+    return b->data ? buf_head(b) : "";
+}
+
 static ghandle *check_h(lua_State *L)
 {
     return luaL_checkudata(L, 1, GHANDLE_MT);
@@ -51,7 +57,7 @@ static void on_abort(gopher_req *r)
 
 static int write_buf(ghandle *h, buf *b)
 {
-    int rc = h->r ? gopher_write(h->r, buf_head(b), buf_size(b)) : -1;
+    int rc = h->r ? gopher_write(h->r, bhead(b), buf_size(b)) : -1;
     buf_free(b);
     return rc;
 }
@@ -197,7 +203,7 @@ static int l_item(lua_State *L)
         buf_free(&b);
         return luaL_error(L, "bad menu item \"%s\": %s", text, err);
     }
-    lua_pushlstring(L, buf_head(&b), buf_size(&b));
+    lua_pushlstring(L, bhead(&b), buf_size(&b));
     buf_free(&b);
     return 1;
 }
@@ -208,7 +214,7 @@ static int push_formatted(lua_State *L, void (*fmt)(buf *, const char *, size_t)
     const char *s = luaL_checklstring(L, 1, &n);
     buf b = BUF_INIT;
     fmt(&b, s, n);
-    lua_pushlstring(L, buf_head(&b), buf_size(&b));
+    lua_pushlstring(L, bhead(&b), buf_size(&b));
     buf_free(&b);
     return 1;
 }
