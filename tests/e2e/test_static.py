@@ -1,0 +1,305 @@
+"""Static files end to end: public/ and res:file() with curl, http.client and
+raw sockets — validators and 304/412, single and multipart ranges, 416,
+If-Range, HEAD, a 5 MB file intact at full speed and throttled (while the
+one worker keeps answering others), a client leaving mid-download (no fd
+leak), directory index and redirect, and every path-traversal shape we know
+(never the content of index.lua, /etc/passwd or a dotfile)."""
+import hashlib, os, socket, subprocess, threading, time
+import lib
+
+BIG = os.urandom(5 * 1024 * 1024 + 123)
+SITE = lib.tmp_site({
+    "index.lua": r'''
+site:get("/hello", function(req, res) res:text("hello") end)
+site:get("/dl/*", function(req, res) res:file("public/" .. req.params["*"]) end)
+site:get("/secret", function(req, res) res:file(".atto/secret.txt") end)
+site:get("/up", function(req, res) res:file("../outside.txt") end)
+''',
+    "public/a.txt": "hello world!\n",
+    "public/page.html": "<h1>page</h1>\n",
+    "public/data.json": '{"a":1}',
+    "public/big.bin": BIG,
+    "public/docs/index.html": "<h1>docs</h1>\n",
+    "public/nodex/file.txt": "x\n",
+    "public/.env": "SECRET=1\n",
+    "public/.git/config": "[core]\n",
+    ".atto/secret.txt": "top secret\n",
+})
+os.symlink("/etc/passwd", os.path.join(SITE, "public", "passwd"))
+os.symlink("../.atto/secret.txt", os.path.join(SITE, "public", "dotlink.txt"))   # inside, but a dot folder
+os.symlink("../../outside.txt", os.path.join(SITE, "public", "out.txt"))
+os.symlink("/etc", os.path.join(SITE, "public", "etcdir"))
+with open(os.path.join(os.path.dirname(SITE), "outside.txt"), "w") as f:
+    f.write("outside\n")
+
+atto = None
+
+
+def setup():
+    global atto
+    atto = lib.Atto(SITE, args=["--workers", "1"]).start()
+
+
+def url(path):
+    return "http://127.0.0.1:%d%s" % (atto.http, path)
+
+
+def curl_i(*args):
+    """curl -i: (status, headers dict, body bytes) of the last response."""
+    rc, out, err = lib.curl("-i", *args)
+    assert rc == 0, err
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), hdrs, body
+
+
+def fd_count():
+    return len(os.listdir("/proc/%d/fd" % atto.proc.pid))
+
+
+def test_plain_file_with_validators():
+    st, h, body = curl_i(url("/a.txt"))
+    assert st == 200 and body == b"hello world!\n", (st, body)
+    assert h["content-type"] == "text/plain; charset=utf-8", h
+    assert h["accept-ranges"] == "bytes" and h["content-length"] == "13", h
+    assert h["etag"].startswith('"') and h["last-modified"].endswith(" GMT"), h
+    assert curl_i(url("/page.html"))[1]["content-type"] == "text/html; charset=utf-8"
+    assert curl_i(url("/data.json"))[1]["content-type"] == "application/json"
+
+
+def test_if_none_match_and_if_modified_since():
+    st, h, _ = curl_i(url("/a.txt"))
+    etag, lm = h["etag"], h["last-modified"]
+    st, h2, body = curl_i("-H", "If-None-Match: " + etag, url("/a.txt"))
+    assert st == 304 and body == b"" and h2["etag"] == etag, (st, h2)
+    st, _, _ = curl_i("-H", 'If-None-Match: "nope", W/' + etag, url("/a.txt"))
+    assert st == 304, st
+    st, _, body = curl_i("-H", 'If-None-Match: "nope"', url("/a.txt"))
+    assert st == 200 and body == b"hello world!\n"
+    st, _, _ = curl_i("-z", lm, url("/a.txt"))                 # If-Modified-Since
+    assert st == 304, st
+    st, _, _ = curl_i("-z", "Sun, 06 Nov 1994 08:49:37 GMT", url("/a.txt"))
+    assert st == 200, st
+    # If-None-Match wins over If-Modified-Since
+    st, _, _ = curl_i("-H", 'If-None-Match: "nope"', "-z", lm, url("/a.txt"))
+    assert st == 200, st
+    st, _, _ = curl_i("-H", "If-Modified-Since: not a date", url("/a.txt"))
+    assert st == 200, st
+
+
+def test_if_match_and_if_unmodified_since_412():
+    st, _, _ = curl_i("-H", 'If-Match: "other"', url("/a.txt"))
+    assert st == 412, st
+    st, h, _ = curl_i(url("/a.txt"))
+    st, _, _ = curl_i("-H", "If-Match: " + h["etag"], url("/a.txt"))
+    assert st == 200, st
+    st, _, _ = curl_i("-H", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT", url("/a.txt"))
+    assert st == 412, st
+
+
+def test_single_range():
+    st, h, body = curl_i("-r", "0-9", url("/a.txt"))
+    assert st == 206 and body == b"hello worl", (st, body)
+    assert h["content-range"] == "bytes 0-9/13", h
+    st, h, body = curl_i("-r", "-3", url("/a.txt"))
+    assert st == 206 and body == b"d!\n", body
+    assert h["content-range"] == "bytes 10-12/13", h
+    st, h, body = curl_i("-r", "6-", url("/a.txt"))
+    assert st == 206 and body == b"world!\n", body
+
+
+def test_multipart_ranges():
+    st, h, body = curl_i("-r", "0-1,5-6", url("/a.txt"))
+    assert st == 206, st
+    ct = h["content-type"]
+    assert ct.startswith("multipart/byteranges; boundary="), ct
+    b = ct.split("boundary=")[1].encode()
+    assert int(h["content-length"]) == len(body), (h, len(body))
+    parts = body.split(b"--" + b)
+    assert parts[-1].startswith(b"--"), parts[-1]
+    assert b"Content-Range: bytes 0-1/13\r\n\r\nhe\r\n" in parts[1], parts[1]
+    assert b"Content-Range: bytes 5-6/13\r\n\r\n w\r\n" in parts[2], parts[2]
+    # overlapping ranges are merged into one
+    st, h, body = curl_i("-r", "0-5,3-8", url("/a.txt"))
+    assert st == 206 and h["content-range"] == "bytes 0-8/13" and body == b"hello wor", (st, h)
+
+
+def test_unsatisfiable_416():
+    st, h, body = curl_i("-r", "99999-", url("/a.txt"))
+    assert st == 416 and h["content-range"] == "bytes */13", (st, h)
+
+
+def test_if_range():
+    st, h, _ = curl_i(url("/a.txt"))
+    st, _, body = curl_i("-r", "0-1", "-H", "If-Range: " + h["etag"], url("/a.txt"))
+    assert st == 206 and body == b"he", st
+    st, _, body = curl_i("-r", "0-1", "-H", 'If-Range: "stale"', url("/a.txt"))
+    assert st == 200 and body == b"hello world!\n", st
+    st, _, body = curl_i("-r", "0-1", "-H", "If-Range: " + h["last-modified"], url("/a.txt"))
+    assert st == 206, st
+
+
+def test_absurd_range_headers():
+    many = "bytes=" + ",".join("%d-%d" % (i, i) for i in range(0, 1000, 2))
+    overlapping = "bytes=" + ",".join("0-%d" % i for i in range(300))
+    cases = [many, overlapping, "bytes=0-99999999999999999999999999999", "bytes=-99999999999999999999999",
+             "bytes=99999999999999999999999-", "bytes=garbage", "bytes=5-1", "pages=1-2", "bytes=" + "-" * 5000,
+             "bytes=" + "0-1," * 3000]
+    for v in cases:
+        st, h, body = lib.http_get(atto.http, "/big.bin", headers={"Range": v})
+        assert st in (200, 206, 416), (v[:60], st)
+        if st == 200:
+            assert len(body) == len(BIG)
+        if st == 206:
+            assert len(body) <= len(BIG) + 4096, (v[:60], len(body))
+    assert lib.http_get(atto.http, "/hello")[2] == b"hello"
+
+
+def test_head():
+    st, h, body = curl_i("-I", url("/big.bin"))
+    assert st == 200 and body == b"" and h["content-length"] == str(len(BIG)), (st, h)
+    assert h["accept-ranges"] == "bytes"
+
+
+def test_big_file_intact():
+    rc, out, err = lib.curl(url("/big.bin"))
+    assert rc == 0, err
+    assert hashlib.sha256(out).digest() == hashlib.sha256(BIG).digest(), len(out)
+    rc, out, err = lib.curl(url("/dl/big.bin"))                # the same through res:file
+    assert rc == 0 and out == BIG, len(out)
+    st, h, body = curl_i("-r", "1000000-3999999", url("/dl/big.bin"))
+    assert st == 206 and body == BIG[1000000:4000000], (st, len(body))
+    st, h, body = curl_i("-r", "0-9,4000000-4999999,-5", url("/big.bin"))
+    assert st == 206 and int(h["content-length"]) == len(body)
+    assert BIG[4000000:5000000] in body and BIG[-5:] in body
+
+
+def slow_download(path, rate, result):
+    """A client reading at `rate` bytes/s through a small receive buffer."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", atto.http))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+    data = b""
+    start = time.time()
+    while True:
+        chunk = s.recv(32768)
+        if not chunk:
+            break
+        data += chunk
+        ahead = len(data) / rate - (time.time() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+    s.close()
+    result["body"] = data.partition(b"\r\n\r\n")[2]
+    result["took"] = time.time() - start
+
+
+def test_slow_client_does_not_block_others():
+    """A client reading 5 MB at 2 MB/s (~2.5 s) from the only worker; meanwhile
+    other requests keep being answered at once, and curl --limit-rate 2M
+    gets the file intact too."""
+    result = {}
+    t = threading.Thread(target=slow_download, args=("/big.bin", 2 * 1024 * 1024, result))
+    t.start()
+    rc, out, err = lib.curl("--limit-rate", "2M", url("/big.bin"))
+    assert rc == 0 and hashlib.sha256(out).digest() == hashlib.sha256(BIG).digest(), (rc, err)
+    worst, n = 0, 0
+    while t.is_alive() and n < 60:
+        t0 = time.time()
+        st, _, body = lib.http_get(atto.http, "/a.txt")
+        worst = max(worst, time.time() - t0)
+        assert st == 200 and body == b"hello world!\n"
+        n += 1
+        time.sleep(0.03)
+    t.join(30)
+    assert result.get("body") == BIG, len(result.get("body", b""))
+    assert result["took"] > 1.5, "the client was not slow (%.2fs)" % result["took"]
+    assert n >= 10 and worst < 0.5, (n, worst)
+
+
+def test_client_leaves_mid_download():
+    time.sleep(0.2)
+    before = fd_count()
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", atto.http))
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = 0
+        while got < 300000:
+            got += len(s.recv(65536))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()                                             # RST while the server still sends
+    end = time.time() + 5
+    while time.time() < end and fd_count() > before:
+        time.sleep(0.1)
+    assert fd_count() <= before, (before, fd_count())
+    assert lib.http_get(atto.http, "/a.txt")[2] == b"hello world!\n"
+    assert atto.alive()
+
+
+def test_directory_index_and_redirect():
+    st, h, body = curl_i(url("/docs/"))
+    assert st == 200 and body == b"<h1>docs</h1>\n", (st, body)
+    st, h, body = curl_i(url("/docs?x=1"))
+    assert st == 301 and h["location"] == "/docs/?x=1", (st, h)
+    rc, out, err = lib.curl("-L", url("/docs"))
+    assert out == b"<h1>docs</h1>\n", out
+    st, _, _ = curl_i(url("/nodex"))
+    assert st == 404, st
+    st, _, _ = curl_i(url("/nodex/"))
+    assert st == 404, st
+
+
+def test_res_file_from_a_route():
+    st, h, body = curl_i(url("/dl/page.html"))
+    assert st == 200 and body == b"<h1>page</h1>\n" and h["content-type"].startswith("text/html"), (st, h)
+    st, h, body = curl_i("-r", "4-7", url("/dl/page.html"))
+    assert st == 206 and body == b"page", (st, body)
+    st, h, body = curl_i(url("/dl/missing.txt"))
+    assert st == 404, st
+    st, h, body = curl_i(url("/secret"))                       # res:file of a dot folder
+    assert st == 404 and b"top secret" not in body, (st, body)
+    st, h, body = curl_i(url("/up"))                           # res:file("../x") is refused
+    assert st == 500 and b"outside" not in body, (st, body)
+
+
+def test_traversal_never_leaves_the_site():
+    secrets = [b"site:get", b"root:", b"SECRET=1", b"[core]", b"top secret", b"outside\n"]
+    targets = ["/../index.lua", "/%2e%2e/index.lua", "/..%2findex.lua", "/%2e%2e%2findex.lua",
+               "/docs/../../index.lua", "/%00", "/a.txt%00.html", "/passwd", "/dotlink.txt", "/out.txt", "/dl/out.txt",
+               "/etcdir/passwd", "/.env", "/.git/config", "/%2eenv", "/%2egit/config",
+               "/dl/../index.lua", "/dl/..%2f..%2findex.lua", "/dl/%2e%2e/%2e%2e/outside.txt",
+               "/dl/passwd", "/dl/.env", "//etc/passwd", "/..\\index.lua", "/./index.lua",
+               "/docs/./../.env"]
+    for t in targets:
+        out = lib.raw(atto.http, ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % t).encode())
+        st = lib.status_of(out)
+        assert st in (400, 404, 500), (t, st, out[:200])
+        for s in secrets:
+            assert s not in out, (t, s)
+    rc, out, err = lib.curl("--path-as-is", url("/../index.lua"))
+    assert b"site:get" not in out, out
+
+
+def test_server_survived():
+    assert atto.alive()
+    assert lib.http_get(atto.http, "/hello")[2] == b"hello"
+
+
+if __name__ == "__main__":
+    import sys
+    setup()
+    try:
+        failed = lib.main(globals())
+    finally:
+        try:
+            atto.stop()
+        except AssertionError as e:
+            print("FAIL server_exit: %s" % e)
+            failed = 1
+    sys.exit(1 if failed else 0)
