@@ -285,7 +285,7 @@ def test_handler_error_is_type3_and_logged():
         out = gopher(a.gopher, b"/early\r\n")
         assert out == b"3Internal server error\t\terror.host\t1\r\n.\r\n", out
         log = a.output()
-        assert "index.lua:3: kaboom" in log, log
+        assert "gopher /boom: index.lua:3: kaboom" in log, log
         assert "index.lua:5: attempt to index a nil value" in log, log
         assert "/opt/" not in log and a.site + "/index.lua" not in log
 
@@ -372,6 +372,17 @@ def test_folder_only_site():
         assert menu == [b"0a.txt\t/a.txt\tlocalhost\t%d" % a.gopher], menu
         out = gopher(a.gopher, b"/missing\r\n")
         assert out == b"3Not found: /missing\t\terror.host\t1\r\n.\r\n", out
+
+
+def test_mounted_subsite_and_error_string():
+    d = site_with('local sub = atto.site()\n'
+                  'sub:gopher("/hi/{who}", function(req, res) res:text("hi " .. req.params.who) end)\n'
+                  'site:mount("/sub", sub)\n'
+                  'site:gopher_error(function(req, res, msg) return "custom: " .. msg end)\n')
+    with lib.Atto(d, enable=("gopher",)) as a:
+        assert gopher(a.gopher, b"/sub/hi/bob\r\n") == b"hi bob\r\n.\r\n"
+        out = gopher(a.gopher, b"/sub/nope\r\n")
+        assert out == b"3custom: Not found: /sub/nope\t\terror.host\t1\r\n.\r\n", out
 
 
 def test_no_routes_no_folder_no_listener():
