@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,18 +253,27 @@ static int l_session_get(lua_State *L)
         return 1;
     }
     double now = now_s();
+    char *copy = NULL;
+    size_t len = 0;
+    int found = 0;
     pthread_mutex_lock(&store.mu);
     sess_trim(idle, max, now);
     sess *e = *find_slot(id);
-    if (e) {
+    if (e && (copy = malloc(e->len ? e->len : 1)) != NULL) {
         e->last = now;
         lru_unlink(e);
         lru_push(e);
-        lua_pushlstring(L, e->data, e->len);   /* may raise only on OOM */
-    } else {
-        lua_pushnil(L);
+        memcpy(copy, e->data, e->len);
+        len = e->len;
+        found = 1;
     }
     pthread_mutex_unlock(&store.mu);
+    /* pushed outside the lock: a Lua error (out of memory) must not leave it held */
+    if (found)
+        lua_pushlstring(L, copy, len);
+    else
+        lua_pushnil(L);
+    free(copy);
     return 1;
 }
 
@@ -348,10 +358,11 @@ static int l_session_count(lua_State *L)
 
 /* ---- files -------------------------------------------------------------- */
 
+/* nil, "path: reason" (EXDEV stands for "a symbolic link leads out") */
 static int push_errno(lua_State *L, const char *path, int e)
 {
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, strerror(e));
+    lua_pushfstring(L, "%s: %s", path, e == EXDEV ? "leads outside the site folder" : strerror(e));
     return 2;
 }
 
@@ -360,6 +371,34 @@ static void push_stat(lua_State *L, const struct stat *st)
     lua_pushnumber(L, (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9);
     lua_pushinteger(L, (lua_Integer)st->st_size);
     lua_pushinteger(L, (lua_Integer)st->st_ino);
+}
+
+/* Does path (or, with parent_only, its folder) resolve inside the site
+ * folder? Symbolic links leading out of it are refused. */
+static int inside_site(lua_State *L, const char *path, int parent_only)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "atto.lstate");
+    lstate *s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!s || !s->app || !s->app->cfg || !s->app->cfg->site_dir)
+        return 0;
+    char site[PATH_MAX], real[PATH_MAX], tmp[PATH_MAX];
+    if (!realpath(s->app->cfg->site_dir, site))
+        return 0;
+    const char *p = path;
+    if (parent_only) {
+        const char *slash = strrchr(path, '/');
+        size_t n = slash ? (size_t)(slash - path) : 0;
+        if (n == 0 || n >= sizeof tmp)
+            return 0;
+        memcpy(tmp, path, n);
+        tmp[n] = 0;
+        p = tmp;
+    }
+    if (!realpath(p, real))
+        return 0;
+    size_t n = strlen(site);
+    return strncmp(real, site, n) == 0 && (real[n] == '/' || real[n] == 0);
 }
 
 /* web.stat(path) -> mtime, size, inode | nil, reason */
@@ -386,8 +425,10 @@ static int l_read(lua_State *L)
     struct stat st;
     if (fd < 0)
         return push_errno(L, path, errno);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISREG(st.st_mode) ? errno : EISDIR;
+    int e = fstat(fd, &st) < 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : 0;
+    if (!e && !inside_site(L, path, 0))
+        e = EXDEV;
+    if (e) {
         close(fd);
         return push_errno(L, path, e);
     }
@@ -441,6 +482,8 @@ static int l_write(lua_State *L)
     memcpy(dir, path, plen + 1);
     if (make_parents(dir, keep) < 0)
         return push_errno(L, path, errno);
+    if (!inside_site(L, path, 1))
+        return push_errno(L, path, EXDEV);
     unsigned char r[6];
     RAND_bytes(r, sizeof r);
     snprintf(tmp, sizeof tmp, "%s.tmp-%d-%02x%02x%02x%02x%02x%02x", path, (int)getpid(),

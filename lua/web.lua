@@ -259,6 +259,13 @@ local function cache_forget(full)
   for i = 1, #cache.keys do if cache.keys[i] == full then return cache_drop(i) end end
 end
 
+-- error texts name paths relative to the site folder
+local function rel(msg)
+  local dir = core.site_dir() .. "/"
+  if msg:sub(1, #dir) == dir then return msg:sub(#dir + 1) end
+  return msg
+end
+
 -- atto.read(path) -> contents | nil, reason
 function atto.read(path)
   local full = atto._site_path(path)
@@ -267,14 +274,14 @@ function atto.read(path)
   local e = cache.map[full]
   if not mtime then
     if e then cache_forget(full) end
-    return nil, (size:gsub("^" .. core.site_dir():gsub("%p", "%%%0") .. "/", ""))
+    return nil, rel(size)
   end
   if e and e.mtime == mtime and e.size == size and e.ino == ino then
     e.marked = true
     return e.data
   end
   local data, m2, s2, i2 = web.read(full)
-  if not data then return nil, m2 end
+  if not data then return nil, rel(m2) end
   cache_put(full, data, m2, s2, i2)
   return data
 end
@@ -285,7 +292,7 @@ function atto.write(path, data)
   if not full then return nil, tostring(path) .. ": outside the site folder" end
   data = tostring(data)
   local mtime, size, ino = web.write(full, data, #core.site_dir())
-  if not mtime then return nil, size end
+  if not mtime then return nil, rel(size) end
   cache_put(full, data, mtime, size, ino)
   return true
 end

@@ -425,6 +425,19 @@ def test_read_write_atomic_and_invalidated():
     assert data == b"error: data/none.txt: No such file or directory", data
 
 
+def test_read_write_refuse_symlinks_out():
+    out = tempfile.mkdtemp()
+    with open(os.path.join(out, "secret.txt"), "w") as f:
+        f.write("secret")
+    os.makedirs(os.path.join(SITE, "data"), exist_ok=True)
+    os.symlink(out, os.path.join(SITE, "data/link"))
+    st, h, data, _ = req("/read?path=data/link/secret.txt")
+    assert data == b"error: data/link/secret.txt: leads outside the site folder", data
+    st, h, data, _ = req("/write?path=data/link/new.txt", "POST", b"x")
+    assert data == b"error: data/link/new.txt: leads outside the site folder", data
+    assert not os.path.exists(os.path.join(out, "new.txt"))
+
+
 def test_cache_bounds_marker():
     st, h, data, _ = req("/cache")
     j = json.loads(data)
