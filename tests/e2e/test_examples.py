@@ -117,6 +117,23 @@ def test_https_note():
     assert b"<b>http</b>" in body
 
 
+def test_upload_and_session_over_http2():
+    d = tempfile.mkdtemp()
+    with open(os.path.join(d, "h2.txt"), "wb") as f:
+        f.write(b"over h2\r\n")
+    base = "https://127.0.0.1:%d" % atto.https
+    rc, out, err = lib.curl("-k", "--http2", "-w", " %{http_version}", "-F", "file=@%s/h2.txt" % d,
+                            base + "/upload")
+    assert out.endswith(b" 2") and b"<li>h2.txt (text/plain, 9 bytes)</li>" in out, (out, err)
+    jar = tempfile.mktemp()
+    for i in (1, 2):
+        rc, out, err = lib.curl("-k", "--http2", "-c", jar, "-b", jar, base + "/counter")
+        assert ("seen this page %d times" % i).encode() in out, out
+    with open(jar) as f:
+        line = [l for l in f if "atto_sid" in l][0]
+    assert line.startswith("#HttpOnly_") and "\tTRUE\t" in line, line   # Secure on https
+
+
 def test_middleware_logging():
     get("/get?name=logme")
     time.sleep(0.2)
