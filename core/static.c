@@ -509,6 +509,24 @@ static void own(sstream *s)
     r->on_writable = stream_on_writable;
 }
 
+/* The file goes on after static_serve() returns: tell the previous owner
+ * it has lost the request, exactly as if the client had left (its on_abort
+ * with its own app_data in place), so it neither finishes nor touches r. */
+static void release_prev(sstream *s)
+{
+    http_req *r = s->r;
+    void (*prev)(http_req *) = s->prev_abort;
+    if (!prev)
+        return;
+    r->app_data = s->prev_app;
+    r->on_abort = prev;
+    s->prev_abort = NULL;
+    s->prev_app = NULL;
+    prev(r);
+    r->app_data = s;
+    r->on_abort = stream_on_abort;
+}
+
 static void disown(sstream *s)
 {
     http_req *r = s->r;
@@ -568,6 +586,7 @@ static void pump(sstream *s)
     for (;;) {
         if (file && r->drv->pending(r) > HIGH_WATER) {
             s->in_pump = 0;
+            release_prev(s);
             return;                   /* stream_on_writable resumes */
         }
         int last;

@@ -10,14 +10,18 @@
  * segment after the site folder may start with '.', and the file actually
  * opened must resolve (symlinks followed) to a place inside the site folder.
  *
- * Ownership of the request while streaming: a file larger than what can be
- * queued at once keeps going after static_serve() returns 1. It then owns
- * r->app_data, r->on_abort and r->on_writable. The previous app_data and
- * on_abort are saved: on a client abort the previous on_abort is called
- * (with the previous app_data back in place) after the file is closed, and
- * both are restored before the last body piece is sent. A caller that has
- * handed the request over must therefore not send anything, nor finish it,
- * once static_serve() returned 1 with !r->finished.
+ * Ownership of the request: while static_serve() runs, it may take over
+ * r->app_data, r->on_abort and r->on_writable, saving the previous
+ * app_data and on_abort. If the client leaves then, the file is closed and
+ * the previous on_abort is called with the previous app_data back in
+ * place; if the file is sent in full before static_serve() returns, both
+ * are restored before the last body piece. A file larger than what can be
+ * queued at once goes on streaming after static_serve() returns 1 with
+ * !r->finished: before returning, static_serve() calls the previous
+ * on_abort (with its app_data in place) to tell the caller it has lost the
+ * request, as if the client had left; the caller must then neither send
+ * anything nor finish it. A caller that clears r->on_abort before calling
+ * (and restores it when 0 is returned) is never called back at all.
  */
 #ifndef ATTO_STATIC_H
 #define ATTO_STATIC_H

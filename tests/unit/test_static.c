@@ -228,6 +228,7 @@ typedef struct fake {
     int64_t clen;
     char   *out;
     size_t  len, cap, pending;
+    int     abort_at;                /* body call that finds the client gone (0: never) */
 } fake;
 
 static fake F;
@@ -247,7 +248,10 @@ static void f_start(http_req *r, int status, const http_hdr *h, size_t n, int64_
 
 static int f_body(http_req *r, const void *p, size_t n, int fin)
 {
-    F.body_calls++;
+    if (++F.body_calls == F.abort_at) {
+        r->on_abort(r);              /* reset while writing: the driver aborts at once */
+        return -1;
+    }
     if (!r->head && n) {
         if (F.len + n > F.cap) {
             F.cap = (F.len + n) * 2;
@@ -274,6 +278,7 @@ static http_req make_req(const char *method, const char *h1, const char *v1)
 {
     F.status = F.started = F.fin = F.body_calls = 0;
     F.len = F.pending = 0;
+    F.abort_at = 0;
     http_req r;
     memset(&r, 0, sizeof r);
     r.method = method;
@@ -523,6 +528,8 @@ TEST(large_file_streams_under_back_pressure)
     CHECK(F.len <= HIGH_WATER + CHUNK);
     CHECK(r.on_writable != NULL);
     CHECK(r.app_data != &marker);                         /* the stream owns it now */
+    CHECK_INT(prev_aborted, 1);                           /* and told the previous owner so */
+    CHECK(prev_seen == &marker);
     int rounds = 0;
     while (!F.fin && rounds++ < 1000) {
         F.pending = 0;                                    /* the connection drained */
@@ -530,30 +537,45 @@ TEST(large_file_streams_under_back_pressure)
     }
     CHECK(F.fin);
     CHECK_MEM(F.out, F.len, big, size);
-    CHECK(r.app_data == &marker && r.on_abort == prev_abort && r.on_writable == NULL);
+    CHECK(r.app_data == NULL && r.on_abort == NULL && r.on_writable == NULL);
     CHECK_INT(count_fds(), fds);
-    CHECK_INT(prev_aborted, 0);
+    CHECK_INT(prev_aborted, 1);
     free(big);
 }
 
-TEST(large_file_abort_closes_and_chains)
+TEST(large_file_abort_after_handover_closes_the_file)
 {
     int fds = count_fds();
     http_req r = make_req("GET", "range", "bytes=0-9,2000000-2999999");
-    int marker;
     prev_aborted = 0;
-    r.app_data = &marker;
-    r.on_abort = prev_abort;
+    r.app_data = NULL;
+    r.on_abort = NULL;                                    /* a caller that let go first */
     CHECK_INT(static_serve(&r, file("big.bin")), 1);
     CHECK(!F.fin);
     CHECK_INT(count_fds(), fds + 1);                      /* the stream's fd */
     F.pending = 0;
     r.on_writable(&r);                                    /* one more round, then the client leaves */
     r.on_abort(&r);
-    CHECK_INT(prev_aborted, 1);
-    CHECK(prev_seen == &marker);                          /* previous app_data back in place */
+    CHECK_INT(prev_aborted, 0);
     CHECK_INT(count_fds(), fds);
     CHECK(!F.fin);
+}
+
+TEST(abort_during_the_first_writes_chains_to_the_owner)
+{
+    int fds = count_fds();
+    int marker;
+    http_req r = make_req("GET", NULL, NULL);
+    prev_aborted = 0;
+    prev_seen = NULL;
+    r.app_data = &marker;
+    r.on_abort = prev_abort;
+    F.abort_at = 2;                                       /* before back-pressure kicks in */
+    CHECK_INT(static_serve(&r, file("big.bin")), 1);
+    CHECK_INT(prev_aborted, 1);
+    CHECK(prev_seen == &marker);
+    CHECK(!F.fin);
+    CHECK_INT(count_fds(), fds);
 }
 
 TEST(large_file_multipart_is_exact)
@@ -604,7 +626,8 @@ int main(void)
     RUN(cache_revalidates_after_a_second);
     RUN(cache_is_bounded_lru);
     RUN(large_file_streams_under_back_pressure);
-    RUN(large_file_abort_closes_and_chains);
+    RUN(large_file_abort_after_handover_closes_the_file);
+    RUN(abort_during_the_first_writes_chains_to_the_owner);
     RUN(large_file_multipart_is_exact);
     cleanup(dir);
     static_cache_clear();
