@@ -15,7 +15,8 @@ PKGS     = lua5.4 libuv openssl libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I. $(PKG_CFLAGS)
+# Always added, even when CFLAGS is given on the command line (make asan).
+ATTO_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
 BUILD   ?= build/release
 
@@ -35,7 +36,7 @@ atto: $(BUILD)/atto
 	cp $(BUILD)/atto atto
 
 $(BUILD)/atto: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ATTO_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # The Lua half of the API ships inside the binary: prelude.lua first, then
 # every other lua/*.lua in name order (each gets the `core` table).
@@ -47,14 +48,14 @@ $(BUILD)/lua/lcore.o: lua/prelude.h
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h lua/*.h mail/*.h gopher/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(ATTO_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libatto.a: $(LIBOBJ)
 	rm -f $@; ar rcs $@ $^
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libatto.a tests/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libatto.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ATTO_CFLAGS) -o $@ $< $(BUILD)/libatto.a $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNITBIN)
 
@@ -83,14 +84,15 @@ test-only:
 	tests/run
 
 # Pure codecs must never reach for sockets, the loop, TLS or Lua.
-PURE = core/http1_parse.c core/hpack.c core/hpack_huff.c core/h2_frame.c mail/smtp_parse.c mail/imap_parse.c mail/pop3_parse.c
+PURE = core/http1_parse.c core/hpack.c core/hpack_huff.c core/h2_frame.c core/multipart.c \
+       mail/smtp_parse.c mail/imap_parse.c mail/pop3_parse.c mail/mime.c mail/mime_decode.c gopher/gopher_parse.c
 check-deps:
 	@bad=$$(grep -lE '#include *[<"](uv\.h|openssl/|lua\.h|lauxlib\.h|lualib\.h)' $(wildcard $(PURE)) /dev/null); \
 	if [ -n "$$bad" ]; then echo "pure codec includes I/O or Lua: $$bad"; exit 1; fi; echo "check-deps: pure codecs are pure"
 
 FUZZBIN := $(FUZZ:tests/fuzz/%.c=build/fuzz/%)
 # A fuzz target #includes the pure .c files it exercises, so it links alone.
-build/fuzz/%: tests/fuzz/%.c $(wildcard core/*.[ch] mail/*.[ch])
+build/fuzz/%: tests/fuzz/%.c $(wildcard core/*.[ch] mail/*.[ch] gopher/*.[ch])
 	@mkdir -p build/fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined -o $@ $<
 

@@ -43,6 +43,10 @@ static void on_handle_closed(uv_handle_t *h)
 {
     conn_impl *ci = h->data;
     if (--ci->handles == 0) {
+        /* The protocol is told last, from the loop, never from inside its
+         * own call to conn_close(): its state stays valid until it returns. */
+        if (ci->opened && ci->pub.proto && ci->pub.proto->close)
+            ci->pub.proto->close(&ci->pub);
         buf_free(&ci->out);
         buf_free(&ci->inflight);
         if (ci->tls)
@@ -61,9 +65,6 @@ static void conn_finish_close(conn_impl *ci)
     if (ci->prev) ci->prev->next = ci->next; else wi->conns = ci->next;
     if (ci->next) ci->next->prev = ci->prev;
     wi->nconns--;
-    if (ci->opened && ci->pub.proto && ci->pub.proto->close)
-        ci->pub.proto->close(&ci->pub);
-    ci->pub.proto_data = NULL;
     uv_close((uv_handle_t *)&ci->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&ci->timer, on_handle_closed);
 }

@@ -9,7 +9,9 @@
  *
  * Lifetime: the conn owns itself. conn_close() flushes queued output and then
  * closes; conn_abort() closes at once. In both cases proto->close() is called
- * exactly once, after which the protocol must not touch the conn. Output is
+ * exactly once, later, from the loop (never from inside the protocol's own
+ * call), after which the protocol must not touch the conn. Between the two,
+ * conn_write() and friends on a closed conn are harmless no-ops. Output is
  * copied into the conn's queue and flushed at the end of the current read
  * callback (so pipelined answers leave in one write), or at once when written
  * from elsewhere (a timer, a resumed coroutine).

@@ -46,8 +46,14 @@ void protocols_register(server_config *cfg, int has_mail, int has_gopher)
             server_set_proto(LISTEN_SUBMISSION, &submission_proto);
             server_set_proto(LISTEN_SMTPS, &submission_proto);
         }
-        if (&imap_proto) server_set_proto(LISTEN_IMAP, &imap_proto);
-        if (&pop3_proto) server_set_proto(LISTEN_POP3, &pop3_proto);
+        if (&imap_proto) {
+            server_set_proto(LISTEN_IMAP, &imap_proto);
+            server_set_proto(LISTEN_IMAPS, &imap_proto);
+        }
+        if (&pop3_proto) {
+            server_set_proto(LISTEN_POP3, &pop3_proto);
+            server_set_proto(LISTEN_POP3S, &pop3_proto);
+        }
     } else {
         for (int k = LISTEN_SMTP; k <= LISTEN_POP3S; k++)
             cfg->ports[k] = 0;

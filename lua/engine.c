@@ -193,6 +193,7 @@ int lua_app_check(server_config *cfg, const int *flag_set, int *has_gopher, int 
         *has_gopher = lcore_has_gopher(&tmp);
     if (has_mail)
         *has_mail = tmp.has_mail;
+    lcore_close_timers(&tmp);   /* timers set at load: never armed, freed here */
     lua_close(L);
     return rc;
 }
