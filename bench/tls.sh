@@ -97,47 +97,65 @@ for port in "$atto_port" "$nginx_port"; do
 done
 
 # -- measurements ------------------------------------------------------------------
-ab_rps() {   # ab_rps PORT N C [ab options...] -> requests per second
+# Each measurement prints "REQUESTS_PER_SECOND REQUESTS".
+ab_rps() {   # ab_rps PORT N C [ab options...]
     port=$1 n=$2 c=$3; shift 3
     out=$(ab -q -n "$n" -c "$c" "$@" "https://127.0.0.1:$port$FILE" 2>&1) || { echo "$out" >&2; exit 1; }
     fails=$(echo "$out" | awk '/^Failed requests:/ {print $3}')
     [ "${fails:-1}" = 0 ] || { echo "bench/tls.sh: ab saw failed requests on $port:" >&2; echo "$out" >&2; exit 1; }
-    echo "$out" | awk '/^Requests per second:/ {print $4}'
+    echo "$out" | awk -v n="$n" '/^Requests per second:/ {print $4, n}'
 }
-wrk_rps() {  # wrk_rps PORT -> requests per second
+wrk_rps() {  # wrk_rps PORT
     out=$(wrk -t2 -c64 -d"${DURATION}s" "https://127.0.0.1:$1$FILE" 2>&1)
     if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then echo "$out" >&2; fi
-    echo "$out" | awk '/^Requests\/sec:/ {print $2}'
-}
-row() {      # row NAME ATTO NGINX
-    awk -v n="$1" -v a="$2" -v g="$3" 'BEGIN { printf "%-34s %10.0f %10.0f %8.2f\n", n, a, g, (g > 0 ? a / g : 0) }'
-}
-max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
-# best of REPEAT runs, atto and nginx alternating, so that a burst of other
-# load on the machine hits both sides alike and the best run shows capacity
-best() {     # best NAME COMMAND... (COMMAND gets the port appended first)
-    name=$1; shift
-    ba=0 bg=0 i=0
-    while [ $i -lt "$REPEAT" ]; do
-        ba=$(max "$ba" "$("$@" "$atto_port")")
-        bg=$(max "$bg" "$("$@" "$nginx_port")")
-        i=$((i + 1))
-    done
-    row "$name" "$ba" "$bg"
+    echo "$out" | awk '/requests in/ {n = $1} /^Requests\/sec:/ {r = $2} END {print r, n}'
 }
 handshakes() { ab_rps "$1" "$N" "$C"; }
 handshakes12() { ab_rps "$1" "$N" "$C" -f TLS1.2; }
 reference() { ab_rps "$1" 1000 10 -f TLS1.2; }
+
+# CPU ticks (user + system) used so far by a server: atto is one process;
+# nginx is its master and workers.
+ticks() {
+    if [ "$1" = atto ]; then pids=$atto_pid; else pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; fi
+    for p in $pids; do cat "/proc/$p/stat"; done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t }'
+}
+# measure SIDE FUNCTION -> "RPS CPU_MICROSECONDS_PER_REQUEST"
+measure() {
+    if [ "$1" = atto ]; then port=$atto_port; else port=$nginx_port; fi
+    t0=$(ticks "$1")
+    r=$("$2" "$port")
+    t1=$(ticks "$1")
+    echo "$r" | awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" '{ printf "%s %.1f\n", $1, (b - a) / hz * 1e6 / $2 }'
+}
+# Best of REPEAT runs, atto and nginx alternating (highest rate, lowest CPU
+# per request), so a burst of other load on the machine hits both alike.
+# CPU per request is the steadier number on a busy machine.
+best() {     # best NAME FUNCTION
+    ra=0 rg=0 ca=1e9 cg=1e9 i=0
+    while [ $i -lt "$REPEAT" ]; do
+        set -- "$1" "$2" $(measure atto "$2") $(measure nginx "$2")
+        ra=$(awk -v x="$ra" -v y="$3" 'BEGIN { print (y > x ? y : x) }')
+        ca=$(awk -v x="$ca" -v y="$4" 'BEGIN { print (y < x ? y : x) }')
+        rg=$(awk -v x="$rg" -v y="$5" 'BEGIN { print (y > x ? y : x) }')
+        cg=$(awk -v x="$cg" -v y="$6" 'BEGIN { print (y < x ? y : x) }')
+        i=$((i + 1))
+    done
+    awk -v n="$1" -v ra="$ra" -v rg="$rg" -v ca="$ca" -v cg="$cg" 'BEGIN {
+        printf "%-36s %9.0f %9.0f %6.2f   %7.1f %7.1f %6.2f\n", n, ra, rg, ra / rg, ca, cg, ca / cg }'
+}
 
 ab -q -n 200 -c 8 "https://127.0.0.1:$atto_port$FILE" >/dev/null 2>&1 || true   # warm up
 ab -q -n 200 -c 8 "https://127.0.0.1:$nginx_port$FILE" >/dev/null 2>&1 || true
 
 echo "HTTPS, $WORKERS workers each, $(nproc) cores, client on the same machine, best of $REPEAT"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %10s %10s %8s\n' "requests per second" atto nginx ratio
+printf '%-36s %9s %9s %6s   %7s %7s %6s\n' "" "req/s" "" "" "server" "CPU us/req" ""
+printf '%-36s %9s %9s %6s   %7s %7s %6s\n' "" atto nginx ratio atto nginx ratio
 best "new handshake/request (ab -c $C)" handshakes
 best "  same, TLS 1.2" handshakes12
 best "keep-alive (wrk -t2 -c64 ${DURATION}s)" wrk_rps
 best "reference: ab -n1000 -c10 TLS1.2" reference
+echo "ratios are atto/nginx: above 1 is better for req/s, below 1 is better for CPU"
 echo "(the old PHP server: 53.63 requests per second on the reference line)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
