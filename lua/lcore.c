@@ -787,6 +787,18 @@ static int opt_int(lua_State *L, int t, const char *k, long long *out)
     return isnum;
 }
 
+/* The config's certificate paths outlive the Lua state that read them:
+ * copies are kept here for the life of the process. */
+static char *keep_string(const char *s)
+{
+    static char *kept[3 * 17];
+    static int nkept;
+    char *c = strdup(s);
+    if (nkept < (int)(sizeof kept / sizeof kept[0]))
+        kept[nkept++] = c;
+    return c;
+}
+
 /* tls = { {host=, cert=, key=}, ... } (host absent: the default cert).
  * The strings must outlive the Lua state: they are copied. */
 static int lcore_listen_tls(lua_State *L, int t, server_config *cfg, char *err, size_t errlen)
@@ -817,12 +829,12 @@ static int lcore_listen_tls(lua_State *L, int t, server_config *cfg, char *err, 
         if (!host) {
             if (cfg->cert)   /* --cert/--key win */
                 goto next;
-            cfg->cert = strdup(cert);
-            cfg->key = strdup(key);
+            cfg->cert = keep_string(cert);
+            cfg->key = keep_string(key);
         } else if (cfg->nsni < 16) {
-            cfg->sni[cfg->nsni].host = strdup(host);
-            cfg->sni[cfg->nsni].cert = strdup(cert);
-            cfg->sni[cfg->nsni].key = strdup(key);
+            cfg->sni[cfg->nsni].host = keep_string(host);
+            cfg->sni[cfg->nsni].cert = keep_string(cert);
+            cfg->sni[cfg->nsni].key = keep_string(key);
             cfg->nsni++;
         }
     next:
