@@ -286,6 +286,24 @@ def test_traversal_never_leaves_the_site():
     assert b"site:get" not in out, out
 
 
+def test_http2_prior_knowledge():
+    rc, out, err = lib.curl("--http2-prior-knowledge", url("/big.bin"))
+    assert rc == 0 and out == BIG, (rc, err, len(out))
+    st, h, body = curl_i("--http2-prior-knowledge", "-r", "0-1,5-6", url("/a.txt"))
+    assert st == 206 and h["content-type"].startswith("multipart/byteranges"), (st, h)
+    assert int(h["content-length"]) == len(body)
+    rc, out, err = lib.curl("--http2-prior-knowledge", "--limit-rate", "1M", url("/dl/big.bin"))
+    assert rc == 0 and out == BIG, (rc, err, len(out))
+    before = fd_count()
+    for _ in range(3):                                         # leave mid-stream
+        subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--limit-rate", "500K", "--max-time", "0.4",
+                        "-o", "/dev/null", url("/big.bin")], timeout=10)
+    end = time.time() + 5
+    while time.time() < end and fd_count() > before:
+        time.sleep(0.1)
+    assert fd_count() <= before, (before, fd_count())
+
+
 def test_server_survived():
     assert atto.alive()
     assert lib.http_get(atto.http, "/hello")[2] == b"hello"
