@@ -341,18 +341,27 @@ function Res:_start(clen)
   core.start(self._h, self.status_code, self._hdr, clen)
 end
 
+-- content-type from atto's own constants: no validation needed
+local function set_ctype(self, ctype)
+  local h = self._hdr
+  for i = 1, #h, 2 do
+    if h[i] == "content-type" then h[i + 1] = ctype; return end
+  end
+  h[#h + 1] = "content-type"; h[#h + 1] = ctype
+end
+
 function Res:send(body, ctype)
   body = body == nil and "" or tostring(body)
   if ctype then self:header("content-type", ctype)
-  elseif not self:get_header("content-type") then self:header("content-type", "text/html; charset=utf-8") end
+  elseif not self:get_header("content-type") then set_ctype(self, "text/html; charset=utf-8") end
   self:_start(#body)
   core.body(self._h, body, true)
   self._done = true
   return self
 end
-function Res:text(s) return self:send(s, "text/plain; charset=utf-8") end
-function Res:html(s) return self:send(s, "text/html; charset=utf-8") end
-function Res:json(v) return self:send(cjson.encode(v), "application/json") end
+function Res:text(s) set_ctype(self, "text/plain; charset=utf-8"); return self:send(s) end
+function Res:html(s) set_ctype(self, "text/html; charset=utf-8"); return self:send(s) end
+function Res:json(v) set_ctype(self, "application/json"); return self:send(cjson.encode(v)) end
 function Res:redirect(url, code)
   self:status(code or 302)
   self:header("location", check_header_text(url, "redirect URL"))
