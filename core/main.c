@@ -33,7 +33,8 @@ static const char usage[] =
     "  --dev                   reload scripts on change, tracebacks in error pages\n"
     "  --trace-h2              print every HTTP/2 frame and HPACK table change\n"
     "  --log FILE              access log in combined format ('-' for stdout)\n"
-    "  --cert FILE --key FILE  TLS certificate and key (default: a generated dev certificate)\n";
+    "  --cert FILE --key FILE  TLS certificate and key (default: a generated dev certificate)\n"
+    "  --user NAME             after binding the ports, run as this account\n";
 
 static int fail(const char *fmt, const char *a, const char *b)
 {
@@ -100,6 +101,9 @@ static int serve(int argc, char **argv)
         } else if (!strcmp(a, "--log")) {
             if (i + 1 >= argc) return fail("--log needs a file name (or - for stdout)%s%s", "", "");
             cfg.log_file = argv[++i];
+        } else if (!strcmp(a, "--user")) {
+            if (i + 1 >= argc) return fail("--user needs an account name%s%s", "", "");
+            cfg.user = argv[++i];
         } else if (!strcmp(a, "--cert")) {
             if (i + 1 >= argc) return fail("--cert needs a file%s%s", "", "");
             cfg.cert = argv[++i];

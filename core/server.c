@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 #include <uv.h>
 #include "core/accesslog.h"
@@ -158,10 +160,32 @@ static const conn_proto *proto_for(enum listen_kind k)
 
 /* ---- workers ------------------------------------------------------------ */
 
-static listener *listeners;
-static int nlisteners;
+static uint64_t started_ms;
 static worker *workers;
 static int nworkers;
+static listener *listeners;
+
+void server_get_stats(server_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->workers = nworkers;
+    for (int i = 0; i < nworkers; i++) {
+        out->requests += workers[i].requests;
+        out->connections_total += workers[i].connections;
+        if (workers[i].impl)
+            out->connections_open += ((worker_impl *)workers[i].impl)->nconns;
+    }
+    out->uptime_s = (double)(uv_hrtime() / 1000000 - started_ms) / 1000.0;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            out->rss_kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+}
+
+static int nlisteners;
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -354,6 +378,27 @@ static int tls_certs(const server_config *cfg, tls_cert_cfg *out, char *err, siz
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* --user: ports are bound; from here on run as that account. */
+static int drop_privileges(const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(err, errlen, "--user %s: no such user", user);
+        return -1;
+    }
+    if (getuid() != 0) {
+        if (getuid() == pw->pw_uid)
+            return 0;
+        snprintf(err, errlen, "--user %s: only root can switch users", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        snprintf(err, errlen, "--user %s: cannot switch: %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int needs_tls(const server_config *cfg)
 {
     for (int k = 0; k < LISTEN_KINDS; k++)
@@ -433,11 +478,15 @@ int server_run(server_config *cfg, const app_ops *ops)
         if (!server_tls)
             goto fail;
     }
+    /* keys are read and ports bound: the rest runs as --user */
+    if (cfg->user && drop_privileges(cfg->user, err, sizeof err) < 0)
+        goto fail;
     nworkers = cfg->workers;
     workers = calloc((size_t)nworkers, sizeof *workers);
     for (int i = 0; i < nworkers; i++)
         if (worker_init(&workers[i], i, cfg, ops, server_tls, err, sizeof err) < 0)
             goto fail;
+    started_ms = uv_hrtime() / 1000000;
     print_listeners();
     uv_loop_t *main_loop = uv_default_loop();
     uv_signal_init(main_loop, &sig_term);

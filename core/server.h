@@ -49,6 +49,8 @@ typedef struct server_config {
     struct { const char *host, *cert, *key; } sni[16];  /* site:listen{ tls = {...} } */
     int         nsni;
     int         https_redirect;
+    int         status_page;     /* serve /.well-known/atto/status */
+    const char *user;            /* --user: drop to this account after binding */
     server_limits limits;
 } server_config;
 
@@ -85,6 +87,16 @@ void server_config_defaults(server_config *cfg);
 const char *server_kind_name(enum listen_kind k);     /* "http", "smtp", ... */
 /* The worker running on this thread (NULL outside workers). */
 worker *worker_current(void);
+/* Counters over every worker, for the status page (reads are racy but
+ * each value is a single aligned word: good enough for monitoring). */
+typedef struct server_stats {
+    int      workers;
+    uint64_t requests, connections_total;
+    int      connections_open;
+    long     rss_kb;
+    double   uptime_s;
+} server_stats;
+void server_get_stats(server_stats *out);
 /* Number of open connections on this worker (drain logic). */
 void worker_conn_count(worker *w, int delta);
 /* Log to stderr with a level: "atto: error: ..." */

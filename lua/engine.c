@@ -150,9 +150,32 @@ static void dev_check(lapp *app)
     }
 }
 
+/* site:listen{ status_page = true }: counters as JSON, answered in C. */
+static int status_page(lapp *app, http_req *r)
+{
+    static const char path[] = "/.well-known/atto/status";
+    if (!app->cfg->status_page || r->target_len != sizeof path - 1 ||
+        memcmp(r->target, path, sizeof path - 1) != 0)
+        return 0;
+    server_stats st;
+    server_get_stats(&st);
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "{\"workers\":%d,\"uptime_s\":%.1f,\"requests\":%llu,"
+                     "\"connections_total\":%llu,\"connections_open\":%d,\"rss_kb\":%ld}\n",
+                     st.workers, st.uptime_s, (unsigned long long)st.requests,
+                     (unsigned long long)st.connections_total, st.connections_open, st.rss_kb);
+    http_hdr h[2] = {{"content-type", 12, "application/json", 16}, {"cache-control", 13, "no-store", 8}};
+    r->drv->start(r, 200, h, 2, n);
+    r->drv->body(r, body, (size_t)n, 1);
+    return 1;
+}
+
 static void app_handle(void *p, http_req *r)
 {
     lapp *app = p;
+    if (status_page(app, r))
+        return;
     if (app->cfg->dev)
         dev_check(app);
     lcore_handle(app->cur, r);

@@ -876,7 +876,9 @@ int lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char 
     if (!flag_set[LISTEN_KINDS] && opt_int(L, t, "workers", &v) && v > 0) cfg->workers = (int)v;
     lua_getfield(L, t, "https_redirect");
     cfg->https_redirect = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, t, "status_page");
+    cfg->status_page = lua_toboolean(L, -1);
+    lua_pop(L, 2);
     if (lcore_listen_tls(L, t, cfg, err, errlen) < 0) {
         lua_pop(L, 2);
         return -1;

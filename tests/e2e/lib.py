@@ -1,6 +1,7 @@
 """lib.py — shared helpers for atto's end-to-end tests.
 
-A test file defines functions named test_* and ends with `lib.main(globals())`.
+A test file defines functions named test_* and ends with
+`sys.exit(1 if lib.main(globals()) else 0)` (main returns the failure count).
 Each test prints "ok NAME" or "FAIL NAME: why" (tests/run counts them).
 
     atto = lib.Atto("sites/hello")          # free ports, every other listener off
