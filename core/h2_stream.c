@@ -8,6 +8,7 @@
  * the decoder must see the whole block to keep the dynamic table in sync —
  * and answered with RST_STREAM(PROTOCOL_ERROR) afterwards.
  */
+#include "core/accesslog.h"
 #include "core/h2_stream.h"
 #include "core/server.h"
 #include <stdio.h>
@@ -382,11 +383,14 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
     h2_enter(h);
     if (!s->headers_sent)
         drv_start(r, 200, NULL, 0, -1);
-    if (!s->end_sent && !r->head)
+    if (!s->end_sent && !r->head) {
         buf_append(&s->out, p, n);
+        s->log_bytes += n;
+    }
     if (fin) {
         s->out_fin = 1;
         s->app_held = 0;
+        accesslog_request(r, s->log_bytes);
     }
     h2_pump(h);
     if (!fin && buf_size(&s->out))

@@ -55,6 +55,7 @@ typedef struct h2_stream {
     int64_t           send_window;
     buf               out;
     int               out_fin, headers_sent, end_sent, want_writable;
+    uint64_t     log_bytes;        /* response body bytes, for the access log */
     int               app_held, zombie;
     uint64_t          stall_since;
 } h2_stream;
