@@ -394,7 +394,6 @@ typedef struct sstream {
     http_req    *r;
     int          fd;                 /* -1: the bytes come from mem */
     const char  *mem;
-    const smeta *m;                  /* valid only until static_serve returns */
     uint64_t     size;
     char         mime[128];
     static_range rg[STATIC_MAX_RANGES];
@@ -525,6 +524,7 @@ static void release_prev(sstream *s)
     prev(r);
     r->app_data = s;
     r->on_abort = stream_on_abort;
+    r->on_writable = stream_on_writable;
 }
 
 static void disown(sstream *s)
@@ -568,7 +568,8 @@ static void stream_on_abort(http_req *r)
 static void stream_truncated(sstream *s)
 {
     http_req *r = s->r;
-    log_warn("static: %s changed while being sent; response cut short", s->mime);
+    log_warn("static: a file shrank while being sent (%" PRIu64 " of %" PRIu64 " bytes); response cut short",
+             s->pos, s->size);
     disown(s);
     stream_free(s);
     if (r->c && strcmp(r->protocol, "HTTP/2") != 0)

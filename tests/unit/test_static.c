@@ -578,6 +578,26 @@ TEST(abort_during_the_first_writes_chains_to_the_owner)
     CHECK_INT(count_fds(), fds);
 }
 
+TEST(file_shrinking_mid_stream_is_cut_short)
+{
+    size_t size = 2 * 1024 * 1024;
+    char *big = calloc(1, size);
+    write_file("shrink.bin", big, size);
+    free(big);
+    int fds = count_fds();
+    http_req r = make_req("GET", NULL, NULL);
+    CHECK_INT(static_serve(&r, file("shrink.bin")), 1);
+    CHECK(!F.fin);
+    CHECK_INT(truncate(file("shrink.bin"), 100000), 0);
+    for (int i = 0; !F.fin && i < 100; i++) {
+        F.pending = 0;
+        r.on_writable(&r);
+    }
+    CHECK(F.fin);                                         /* no conn here: ended short */
+    CHECK(F.len < size);
+    CHECK_INT(count_fds(), fds);
+}
+
 TEST(large_file_multipart_is_exact)
 {
     http_req r = make_req("GET", "range", "bytes=-5,0-99999,1048576-1310720");
@@ -629,6 +649,7 @@ int main(void)
     RUN(large_file_abort_after_handover_closes_the_file);
     RUN(abort_during_the_first_writes_chains_to_the_owner);
     RUN(large_file_multipart_is_exact);
+    RUN(file_shrinking_mid_stream_is_cut_short);
     cleanup(dir);
     static_cache_clear();
     free(F.out);
