@@ -135,7 +135,7 @@ int conn_write(conn *c, const void *data, size_t len)
         return -1;
     if (!len)
         return 0;
-    if (ci->tls && ci->handshaken) {
+    if (ci->tls) {   /* mid-handshake (STARTTLS): the engine holds it until done */
         const char *err = NULL;
         if (tls_conn_write(ci->tls, data, len, &ci->out, &err) < 0)
             return -1;
@@ -303,6 +303,7 @@ static int conn_tls_established(conn_impl *ci)
         ready(c);
         return 0;
     }
+    conn_timer(c, 0);   /* the handshake timer; open() sets the protocol's own */
     const char *alpn = tls_conn_alpn(ci->tls);
     if (alpn && strcmp(alpn, "h2") == 0 && server_h2_proto())
         c->proto = server_h2_proto();
