@@ -43,6 +43,7 @@ void lstate_unref(lstate *s)
         return;
     lcore_close_timers(s);
     lcore_close_pool(s);
+    lcore_free_hints(s);
     if (lmail_free_config)
         lmail_free_config(s);
     lua_close(s->L);

@@ -49,6 +49,7 @@ struct ltimer {
 };
 
 static ltask **task_slot(lua_State *co) { return (ltask **)lua_getextraspace(co); }
+static lstate *state_of(lua_State *L);
 
 const char *lcore_short_error(lstate *s, const char *msg)
 {
@@ -229,8 +230,84 @@ static void push_string_or_empty(lua_State *L, const char *p, size_t n)
     lua_pushlstring(L, p ? p : "", p ? n : 0);
 }
 
+/* ---- the static fast path ----------------------------------------------
+ * When a GET for a URL path fell through every route to a file in public/,
+ * and the site has no middleware at all, the answer for that path cannot
+ * change until the scripts reload (a new lstate): the prelude tells us with
+ * core.static_hint(path, file) and later requests for it skip Lua. */
+
+#define HINT_SLOTS 4096   /* power of two; at most 3/4 used */
+
+struct lhint { char *path; char *file; uint32_t hash; };
+
+static uint32_t hint_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h | 1;
+}
+
+static struct lhint *hint_find(lstate *s, const char *p, size_t n, uint32_t h)
+{
+    for (uint32_t i = h & (HINT_SLOTS - 1);; i = (i + 1) & (HINT_SLOTS - 1)) {
+        struct lhint *e = &s->hints[i];
+        if (!e->hash)
+            return e;
+        if (e->hash == h && strlen(e->path) == n && memcmp(e->path, p, n) == 0)
+            return e;
+    }
+}
+
+static int l_static_hint(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checklstring(L, 1, &n);
+    const char *file = luaL_checkstring(L, 2);
+    lstate *s = state_of(L);
+    if (!s->hints)
+        s->hints = calloc(HINT_SLOTS, sizeof *s->hints);
+    if (!s->hints || s->nhints >= HINT_SLOTS * 3 / 4)
+        return 0;
+    uint32_t h = hint_hash(path, n);
+    struct lhint *e = hint_find(s, path, n, h);
+    if (!e->hash) {
+        e->hash = h;
+        e->path = strdup(path);
+        e->file = strdup(file);
+        s->nhints++;
+    }
+    return 0;
+}
+
+void lcore_free_hints(lstate *s)
+{
+    for (int i = 0; s->hints && i < HINT_SLOTS; i++) {
+        free(s->hints[i].path);
+        free(s->hints[i].file);
+    }
+    free(s->hints);
+    s->hints = NULL;
+    s->nhints = 0;
+}
+
+static int try_static_hint(lstate *s, http_req *r)
+{
+    int get = r->method_len == 3 && memcmp(r->method, "GET", 3) == 0;
+    if (!get && !r->head)
+        return 0;
+    if (memchr(r->target, '?', r->target_len))
+        return 0;
+    struct lhint *e = hint_find(s, r->target, r->target_len, hint_hash(r->target, r->target_len));
+    if (!e->hash)
+        return 0;
+    return static_serve(r, e->file) > 0;   /* gone since: Lua decides again */
+}
+
 void lcore_handle(lstate *s, http_req *r)
 {
+    if (s->nhints && try_static_hint(s, r))
+        return;
     lua_State *L = s->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->dispatch_ref);
     lhandle *h = lua_newuserdatauv(L, sizeof *h, 0);
@@ -372,10 +449,15 @@ static int l_serve_file(lua_State *L)
         return 1;
     }
     http_req *r = h->r;
+    /* hand r to the static module: it may keep streaming after we return */
+    r->app_data = NULL;
+    r->on_abort = NULL;
+    h->r = NULL;
     int rc = static_serve(r, path);
-    if (rc > 0 && r->finished) {
-        r->app_data = NULL;
-        h->r = NULL;
+    if (rc <= 0) {          /* not served: the request is ours again */
+        r->app_data = h;
+        r->on_abort = on_abort;
+        h->r = r;
     }
     lua_pushboolean(L, rc > 0);
     return 1;
@@ -619,6 +701,7 @@ static const luaL_Reg core_fns[] = {
     {"now", l_now}, {"log", l_log}, {"log_error", l_log_error}, {"timer", l_timer},
     {"cancel", l_cancel}, {"urldecode", l_urldecode}, {"urlencode", l_urlencode},
     {"escape", l_escape}, {"site_dir", l_site_dir}, {"dev", l_dev},
+    {"static_hint", l_static_hint},
     {NULL, NULL}
 };
 

@@ -33,6 +33,8 @@ struct lstate {
     int        next_timer_id;
     struct ltask *pool;      /* idle tasks kept for reuse */
     void      *mail_cfg;     /* lmail.c: the mail_config built from mail.lua */
+    struct lhint *hints;     /* URL path -> public/ file, served without Lua */
+    int        nhints;
     int        npool;
 };
 
@@ -43,6 +45,7 @@ void lcore_start_timers(lstate *s);   /* arm site:every/after registered at load
 void lcore_stop_timers(lstate *s);    /* stop repeating timers (reload) */
 void lcore_close_timers(lstate *s);   /* close every timer handle (state going away) */
 void lcore_close_pool(lstate *s);     /* free the idle tasks (state going away) */
+void lcore_free_hints(lstate *s);
 int  lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char *err, size_t errlen);
 int  lcore_has_gopher(lstate *s);
 /* Run fn (on top of s->L's stack) with nargs args below it, as a task. */

@@ -86,6 +86,7 @@ end
 function Site:use(fn)
   if type(fn) ~= "function" then error("site:use: middleware must be a function(req, res, next)", 2) end
   self._mw[#self._mw + 1] = fn
+  atto._any_middleware = true   -- static files must then pass through Lua
   return self
 end
 
@@ -536,7 +537,12 @@ function atto._static(req, res, path)
   local full = atto._site_path("public" .. path)
   if not full then return false end
   if path:sub(-1) == "/" then full = full .. "index.html" end
-  return core.serve_file(req._h, full)
+  if not core.serve_file(req._h, full) then return false end
+  -- no middleware anywhere: later requests for this URL can skip Lua
+  if not atto._any_middleware and req.raw_path == path and not path:find("%", 1, true) then
+    core.static_hint(path, full)
+  end
+  return true
 end
 
 local function keep_traceback(m)
