@@ -124,6 +124,16 @@ static int in_names(const names *ns, const char *name)
     return 0;
 }
 
+/* Does a name under `parent` in `ns` match the pattern itself? */
+static int child_matches(const names *ns, const char *parent, const char *pat)
+{
+    size_t l = strlen(parent);
+    for (size_t i = 0; i < ns->n; i++)
+        if (strncmp(ns->v[i], parent, l) == 0 && ns->v[i][l] == '.' && match(pat, ns->v[i]))
+            return 1;
+    return 0;
+}
+
 static void list_line(imap_sess *s, const char *verb, const char *name, int exists, int child)
 {
     const char *su = special_use(name);
@@ -174,8 +184,11 @@ void imap_cmd_list(imap_sess *s, imap_cmd *cmd, const imap_arg *a, size_t n, int
         if (!match(full, nm))
             continue;
         int exists = in_names(&all, nm);
-        if (lsub && !in_names(&subs, nm))
+        if (lsub && !in_names(&subs, nm)) {
+            if (child_matches(&subs, nm, full))
+                continue;          /* RFC 3501 6.3.9: only when "%" hides the child */
             exists = 0;            /* a parent shown only because a child is subscribed */
+        }
         list_line(s, lsub ? "LSUB" : "LIST", nm, exists, has_child(&all, nm));
     }
     imap_send_buf(s, &s->out);
