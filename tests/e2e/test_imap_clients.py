@@ -1,0 +1,370 @@
+"""test_imap_clients.py — atto's IMAP and POP3 driven by real clients.
+
+A mailbox is filled through atto's own SMTP listener with 20 varied messages
+(plain, multipart/alternative, an attachment, nested message/rfc822, UTF-8
+subjects in RFC 2047 and raw 8-bit form, dot-led lines, a large one), then read
+with Python's imaplib (STARTTLS and IMAPS, trusting the dev certificate),
+poplib (STLS and POP3S), curl's imap/pop3 support, fetchmail and mutt, and
+poked over raw sockets with bad input. The site refuses plaintext login, so
+every client goes through TLS, except the raw-socket tests, which use a site
+with `plaintext_auth = true` (loopback only).
+"""
+import base64, os, re, shutil, socket, smtplib, ssl, subprocess, sys, tempfile, time
+import imaplib, poplib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib
+
+INDEX = "site:get('/', function(req, res) res:text('hi') end)\n"
+TLS_SITE = {"index.lua": INDEX, "mail.lua": "mail.domains{'example.test'}\n"}
+PLAIN_SITE = {"index.lua": INDEX,
+              "mail.lua": "mail.domains{'example.test'}\nmail.options{plaintext_auth = true}\n"}
+MAIL = ("http", "smtp", "imap", "pop3", "imaps", "pop3s")
+ATTACHMENT = bytes((i * 37 + 11) % 256 for i in range(3000))
+
+
+# ---- the 20 messages --------------------------------------------------------
+
+def crlf(text):
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+
+
+def b64lines(data):
+    s = base64.b64encode(data).decode()
+    return "\n".join(s[i:i + 76] for i in range(0, len(s), 76))
+
+
+def messages():
+    """(from, subject as decoded, raw bytes) for each of the 20 messages."""
+    out = []
+
+    def add(frm, subject, raw):
+        out.append((frm, subject, raw if isinstance(raw, bytes) else crlf(raw)))
+
+    add("bob@example.org", "Plain dots",
+        "From: Bob <bob@example.org>\nTo: alice@example.test\nSubject: Plain dots\n"
+        "Date: Mon, 02 Jan 2023 10:00:00 +0000\nMessage-ID: <m1@example.org>\n\n"
+        "first line\n.a line that starts with a dot\n..two dots\n.\nlast line\n")
+    add("carol@example.net", "Alternative",
+        "From: Carol <carol@example.net>\nTo: alice@example.test\nCc: dave@example.com\n"
+        "Subject: Alternative\nDate: Tue, 03 Jan 2023 11:00:00 +0100\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/alternative; boundary=\"alt-b\"\n\n"
+        "preamble\n--alt-b\nContent-Type: text/plain; charset=us-ascii\n\nplain version\n"
+        "--alt-b\nContent-Type: text/html; charset=us-ascii\n\n<p>html version</p>\n--alt-b--\n")
+    add("bob@example.org", "With attachment",
+        "From: bob@example.org\nTo: alice@example.test\nSubject: With attachment\n"
+        "Date: Wed, 04 Jan 2023 12:00:00 +0000\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=mix\n\n--mix\n"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        "see the attachment\n--mix\nContent-Type: application/octet-stream; name=\"data.bin\"\n"
+        "Content-Disposition: attachment; filename=\"data.bin\"\n"
+        "Content-Transfer-Encoding: base64\n\n" + b64lines(ATTACHMENT) + "\n--mix--\n")
+    add("erin@example.org", "Forwarded",
+        "From: erin@example.org\nTo: alice@example.test\nSubject: Forwarded\n"
+        "Date: Thu, 05 Jan 2023 13:00:00 +0000\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=outer\n\n--outer\n"
+        "Content-Type: text/plain\n\nforwarding this\n--outer\nContent-Type: message/rfc822\n\n"
+        "From: inner@example.com\nTo: erin@example.org\nSubject: Inner subject\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=in\n\n--in\n"
+        "Content-Type: text/plain\n\ninner plain\n--in\nContent-Type: text/html\n\n"
+        "<b>inner</b>\n--in--\n--outer--\n")
+    add("frank@example.org", "Grüße aus Köln",
+        "From: =?UTF-8?Q?Fr=C3=A4nk?= <frank@example.org>\nTo: alice@example.test\n"
+        "Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=\nDate: Fri, 06 Jan 2023 14:00:00 +0000\n\n"
+        "base64 subject\n")
+    add("frank@example.org", "Café ☕ time",
+        "From: frank@example.org\nTo: alice@example.test\n"
+        "Subject: =?utf-8?q?Caf=C3=A9_=E2=98=95_time?=\nDate: Sat, 07 Jan 2023 15:00:00 +0000\n\n"
+        "q subject\n")
+    add("gina@example.org", "Ünïcödé raw",
+        ("From: gina@example.org\nTo: alice@example.test\nSubject: Ünïcödé raw\n"
+         "Date: Sun, 08 Jan 2023 16:00:00 +0000\nMIME-Version: 1.0\n"
+         "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+         "naïve body ✓\n").replace("\n", "\r\n").encode("utf-8"))
+    add("hank@example.org", "Quoted printable",
+        "From: hank@example.org\nTo: alice@example.test\nSubject: Quoted printable\n"
+        "Date: Mon, 09 Jan 2023 17:00:00 +0000\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
+        "a hidden=20nee=\ndle and caf=C3=A9\n")
+    add("ivy@example.org", "Big one",
+        "From: ivy@example.org\nTo: alice@example.test\nSubject: Big one\n"
+        "Date: Tue, 10 Jan 2023 18:00:00 +0000\n\n" + ("0123456789" * 7 + "\n") * 900)
+    for i in range(10, 21):
+        frm = "user%d@example.org" % (i % 3)
+        add(frm, "Note %d" % i,
+            "From: %s\nTo: alice@example.test\nReply-To: reply%d@example.org\nSubject: Note %d\n"
+            "Date: Wed, %02d Feb 2023 09:00:00 -0500\n\nnote number %d\n" % (frm, i, i, i, i))
+    assert len(out) == 20
+    return out
+
+
+MSGS = messages()
+
+
+def make_site(files=TLS_SITE, users=("alice",)):
+    site = lib.tmp_site(files)
+    for u in users:
+        subprocess.run([lib.ATTO, "passwd", site, u], input=b"secret\n", check=True,
+                       capture_output=True)
+    return site
+
+
+def deliver(port, frm, raw, rcpt="alice@example.test"):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    s.sendmail(frm, [rcpt], raw)
+    s.quit()
+
+
+def fill(a):
+    for frm, _, raw in MSGS:
+        deliver(a.smtp, frm, raw)
+
+
+def tls_ctx(site):
+    ctx = ssl.create_default_context(cafile=os.path.join(site, ".atto", "cert.pem"))
+    return ctx          # hostname checked too: the dev certificate names 127.0.0.1
+
+
+def imaps(a, site, user="alice"):
+    m = imaplib.IMAP4_SSL("127.0.0.1", a.imaps, ssl_context=tls_ctx(site), timeout=15)
+    assert m.login(user, "secret")[0] == "OK"
+    return m
+
+
+def imap_starttls(a, site):
+    m = imaplib.IMAP4("127.0.0.1", a.imap, timeout=15)
+    m.starttls(ssl_context=tls_ctx(site))
+    assert m.login("alice", "secret")[0] == "OK"
+    return m
+
+
+class Server:
+    """A site with alice's INBOX filled, and atto running on it."""
+
+    def __init__(self, files=TLS_SITE, enable=MAIL):
+        self.site = make_site(files)
+        self.a = lib.Atto(self.site, enable=enable)
+
+    def __enter__(self):
+        self.a.start()
+        fill(self.a)
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.a.stop(check=et is None)
+        shutil.rmtree(self.site, ignore_errors=True)
+
+
+def ok(res):
+    typ, data = res
+    assert typ == "OK", (typ, data)
+    return data
+
+
+def responses(data):
+    """imaplib's data list -> one bytes per response, literals inlined as {n}CRLF..."""
+    out, cur = [], b""
+    for item in data:
+        if isinstance(item, tuple):
+            cur += item[0] + b"\r\n" + item[1]
+        else:
+            out.append(cur + item)
+            cur = b""
+    assert not cur, data
+    return out
+
+
+def parse(text, i=0):
+    """One IMAP value from text[i:]: list, bytes (atom/string/literal), None (NIL)."""
+    while text[i:i + 1] == b" ":
+        i += 1
+    c = text[i:i + 1]
+    if c == b"(":
+        items, i = [], i + 1
+        while True:
+            while text[i:i + 1] == b" ":
+                i += 1
+            if text[i:i + 1] == b")":
+                return items, i + 1
+            v, i = parse(text, i)
+            items.append(v)
+    if c == b'"':
+        j, v = i + 1, b""
+        while text[j:j + 1] != b'"':
+            if text[j:j + 1] == b"\\":
+                j += 1
+            v += text[j:j + 1]
+            j += 1
+        return v, j + 1
+    if c == b"{":
+        j = text.index(b"}", i)
+        n = int(text[i + 1:j].rstrip(b"+"))
+        return text[j + 3:j + 3 + n], j + 3 + n
+    j, depth = i, 0
+    while j < len(text) and (depth or text[j:j + 1] not in (b" ", b")", b"(")):
+        depth += {b"[": 1, b"]": -1}.get(text[j:j + 1], 0)
+        j += 1
+    atom = text[i:j]
+    return (None if atom == b"NIL" else atom), j
+
+
+def fetch_map(data):
+    """imaplib FETCH data -> {seq: {ITEM: value, "_raw": response bytes}}."""
+    out = {}
+    for r in responses(data):
+        seq, rest = r.split(b" ", 1)
+        lst, _ = parse(rest)
+        d = {"_raw": r}
+        for k in range(0, len(lst), 2):
+            d[lst[k].decode().upper()] = lst[k + 1]
+        out[int(seq)] = d
+    return out
+
+
+def norm(b):
+    return b.replace(b"\r\n", b"\n")
+
+
+def crlf_body(msg):
+    return msg.split(b"\r\n\r\n", 1)[1]
+
+
+def stored_ok(fetched, raw):
+    """What a client got is the message as sent, under atto's Received header."""
+    return norm(fetched).endswith(norm(raw)) and norm(fetched).startswith(b"Received: ")
+
+
+# ---- imaplib ---------------------------------------------------------------
+
+BASE_CAPS = {"IMAP4REV1", "LITERAL+", "SASL-IR", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE",
+             "ID", "SPECIAL-USE", "UNSELECT", "CHILDREN"}
+
+
+def test_starttls_capability_login_list():
+    with Server() as S:
+        a = S.a
+        m = imaplib.IMAP4("127.0.0.1", a.imap, timeout=15)
+        caps = set(m.capabilities)
+        assert BASE_CAPS <= caps and {"STARTTLS", "LOGINDISABLED"} <= caps, caps
+        assert not any(c.startswith("AUTH=") for c in caps), caps
+        try:
+            m.login("alice", "secret")
+            raise AssertionError("LOGIN accepted before TLS")
+        except imaplib.IMAP4.error as e:
+            assert "PRIVACYREQUIRED" in str(e), e
+        m.starttls(ssl_context=tls_ctx(S.site))
+        caps = set(m.capabilities)          # imaplib asks again after STARTTLS
+        assert BASE_CAPS <= caps and "AUTH=PLAIN" in caps, caps
+        assert "STARTTLS" not in caps and "LOGINDISABLED" not in caps, caps
+        assert "APPENDLIMIT=%d" % (25 << 20) in caps, caps
+        try:
+            m.login("alice", "wrong")
+            raise AssertionError("a wrong password was accepted")
+        except imaplib.IMAP4.error as e:
+            assert "AUTHENTICATIONFAILED" in str(e) or "NO" in str(e), e
+        ok(m.login("alice", "secret"))
+        for name in ("Sent", "Drafts", "Trash", "Junk", "Archive", "Work", "Work.Projects"):
+            ok(m.create(name))
+        lines = ok(m.list('""', "*"))
+        attrs = {}
+        for line in lines:
+            mt = re.match(rb'\(([^)]*)\) "\." "?([^"]*)"?$', line)
+            assert mt, line
+            attrs[mt.group(2).decode()] = set(mt.group(1).decode().split())
+        assert set(attrs) == {"INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive", "Work",
+                              "Work.Projects"}, attrs
+        for name, use in (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
+                          ("Junk", "\\Junk"), ("Archive", "\\Archive")):
+            assert use in attrs[name], (name, attrs[name])
+        assert "\\HasChildren" in attrs["Work"] and "\\HasNoChildren" in attrs["Work.Projects"]
+        top = ok(m.list('""', "%"))
+        assert not any(b"Work.Projects" in l for l in top), top
+        assert len(top) == 7, top
+        ok(m.subscribe("Work.Projects"))
+        ok(m.subscribe("Sent"))
+        lsub = ok(m.lsub('""', "*"))
+        names = sorted(re.search(rb'"\." "?([^"]*)"?$', l).group(1) for l in lsub)
+        assert names == [b"Sent", b"Work.Projects"], lsub
+        ok(m.unsubscribe("Sent"))
+        assert len(ok(m.lsub('""', "*"))) == 1
+        typ, data = m.namespace()
+        assert typ == "OK" and data == [b'(("" ".")) NIL NIL'], data
+        m.logout()
+
+
+def test_imaps_select_examine_fetch():
+    with Server() as S:
+        m = imaps(S.a, S.site)
+        typ, data = m.select("INBOX", readonly=True)           # EXAMINE
+        assert typ == "OK" and data == [b"20"], data
+        assert "READ-ONLY" in m.untagged_responses, m.untagged_responses
+        assert m.untagged_responses["RECENT"] == [b"20"], m.untagged_responses
+        uv = int(m.untagged_responses["UIDVALIDITY"][0])
+        typ, data = m.select("INBOX")
+        assert typ == "OK" and data == [b"20"], data
+        assert int(m.untagged_responses["UIDVALIDITY"][0]) == uv
+        assert m.untagged_responses["UIDNEXT"][0] == b"21"
+        assert m.untagged_responses["RECENT"] == [b"20"]          # EXAMINE left new/ alone
+        assert b"\\Seen" in m.untagged_responses["PERMANENTFLAGS"][0]
+        meta = fetch_map(ok(m.fetch("1:*", "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)")))
+        assert sorted(meta) == list(range(1, 21)), sorted(meta)
+        full = fetch_map(ok(m.fetch("1:*", "(BODY.PEEK[])")))
+        for i, (frm, subject, raw) in enumerate(MSGS, 1):
+            d = meta[i]
+            assert d["UID"] == b"%d" % i, d
+            assert imaplib.Internaldate2tuple(b'INTERNALDATE "' + d["INTERNALDATE"] + b'"'), d
+            body = full[i]["BODY[]"]
+            assert int(d["RFC822.SIZE"]) == len(body), (i, d["RFC822.SIZE"], len(body))
+            assert stored_ok(body, raw), (i, body[:300])
+            env = d["ENVELOPE"]
+            assert b"%s@%s" % (env[2][0][2], env[2][0][3]) == frm.encode(), (i, env)
+            assert d["FLAGS"] == [b"\\Recent"], d
+        assert meta[1]["ENVELOPE"] == [
+            b"Mon, 02 Jan 2023 10:00:00 +0000", b"Plain dots", [[b"Bob", None, b"bob", b"example.org"]],
+            [[b"Bob", None, b"bob", b"example.org"]], [[b"Bob", None, b"bob", b"example.org"]],
+            [[None, None, b"alice", b"example.test"]], None, None, None, b"<m1@example.org>"], meta[1]
+        assert meta[2]["ENVELOPE"][6] == [[None, None, b"dave", b"example.com"]]        # Cc
+        assert meta[5]["ENVELOPE"][1] == b"=?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?="        # as sent
+        assert meta[7]["ENVELOPE"][1] == "Ünïcödé raw".encode()                        # 8-bit: literal
+        assert meta[10]["ENVELOPE"][4] == [[None, None, b"reply10", b"example.org"]]    # Reply-To
+        bs = {i: meta[i]["BODYSTRUCTURE"] for i in meta}
+        assert bs[1][:8] == [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit",
+                             b"%d" % len(crlf_body(full[1]["BODY[]"])), b"5"], bs[1]
+        assert bs[2][0][:2] == [b"text", b"plain"] and bs[2][1][:2] == [b"text", b"html"], bs[2]
+        assert bs[2][2:4] == [b"alternative", [b"boundary", b"alt-b"]], bs[2]
+        att = bs[3][1]
+        assert att[:6] == [b"application", b"octet-stream", [b"name", b"data.bin"], None, None,
+                           b"base64"], att
+        assert [b"attachment", [b"filename", b"data.bin"]] in att, att
+        fwd = bs[4][1]
+        assert fwd[:6] == [b"message", b"rfc822", None, None, None, b"7bit"], fwd
+        assert fwd[7][1] == b"Inner subject" and fwd[8][2] == b"alternative", fwd
+        assert fwd[8][0][:2] == [b"text", b"plain"], fwd
+        assert bs[8][5] == b"quoted-printable" and bs[8][2] == [b"charset", b"utf-8"], bs[8]
+        # sections and partial fetches
+        sub = fetch_map(ok(m.fetch("1:20", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")))
+        for i, (_, subject, raw) in enumerate(MSGS, 1):
+            want = re.search(rb"\r\n(Subject: [^\r]*\r\n)", raw).group(1) + b"\r\n"
+            assert sub[i]["BODY[HEADER.FIELDS (SUBJECT)]"] == want, (i, sub[i], want)
+        d = fetch_map(ok(m.fetch("2", "(BODY.PEEK[1])")))[2]
+        assert d["BODY[1]"] == b"plain version", d   # the CRLF before a boundary is not the part's
+        assert fetch_map(ok(m.fetch("2", "(BODY.PEEK[2.MIME])")))[2]["BODY[2.MIME]"] == \
+            b"Content-Type: text/html; charset=us-ascii\r\n\r\n"
+        att = fetch_map(ok(m.fetch("3", "(BODY.PEEK[2])")))[3]["BODY[2]"]
+        assert base64.b64decode(att) == ATTACHMENT
+        d = fetch_map(ok(m.fetch("4", "(BODY.PEEK[2.1] BODY.PEEK[2.2] BODY.PEEK[2.HEADER.FIELDS (SUBJECT)])")))[4]
+        assert d["BODY[2.1]"] == b"inner plain" and d["BODY[2.2]"] == b"<b>inner</b>", d
+        assert d["BODY[2.HEADER.FIELDS (SUBJECT)]"] == b"Subject: Inner subject\r\n\r\n", d
+        d = fetch_map(ok(m.fetch("9", "(BODY.PEEK[]<0.100> BODY.PEEK[TEXT]<10.20>)")))[9]
+        assert d["BODY[]<0>"] == full[9]["BODY[]"][:100], d
+        assert d["BODY[TEXT]<10>"] == (b"0123456789" * 7 + b"\r\n")[10:30], d
+        # a non-PEEK fetch sets \Seen and says so
+        d = fetch_map(ok(m.fetch("2", "(BODY[1])")))[2]
+        assert d["BODY[1]"] == b"plain version" and b"\\Seen" in d["FLAGS"], d
+        assert b"\\Seen" in fetch_map(ok(m.fetch("2", "FLAGS")))[2]["FLAGS"]
+        assert b"\\Seen" not in fetch_map(ok(m.fetch("3", "FLAGS")))[3]["FLAGS"]
+        d = fetch_map(ok(m.fetch("7", "(BODY[HEADER.FIELDS (SUBJECT)])")))[7]
+        assert d["BODY[HEADER.FIELDS (SUBJECT)]"] == "Subject: Ünïcödé raw\r\n\r\n".encode(), d
+        m.logout()
+
+
+lib.main(globals())
