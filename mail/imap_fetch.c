@@ -472,8 +472,12 @@ void imap_cmd_copy(imap_sess *s, imap_cmd *cmd, const imap_arg *a, size_t n, int
         mailbox_expunge(&s->mb, want_moved, &mc, &ch, err, sizeof err);
         imap_report(s, &ch);
         mailbox_changes_free(&ch);
+        if (k && strcmp(dir, s->mb.dir) == 0)
+            imap_sync(s, 1);                   /* moved onto itself: report the new ones */
         imap_tagged(s, failed ? "NO" : "OK", "%s%s", failed ? "Some messages could not be moved" : "", failed ? "" : "MOVE completed");
     } else {
+        if (k && strcmp(dir, s->mb.dir) == 0)
+            imap_sync(s, 1);                   /* copied into the selected mailbox: EXISTS */
         imap_tagged(s, "OK", "%s%sCOPY completed", k ? buf_cstr(&code) : "", uid ? "UID " : "");
     }
     buf_free(&code);
