@@ -367,4 +367,203 @@ def test_imaps_select_examine_fetch():
         m.logout()
 
 
+def search(m, *crit, charset=None):
+    typ, data = m.search(charset, *crit)
+    assert typ == "OK", (crit, typ, data)
+    return [int(x) for x in data[0].split()]
+
+
+def uid_search(m, *crit):
+    typ, data = m.uid("SEARCH", *crit)
+    assert typ == "OK", (crit, typ, data)
+    return [int(x) for x in data[0].split()]
+
+
+def test_search():
+    with Server() as S:
+        m = imaps(S.a, S.site)
+        ok(m.select("INBOX"))
+        by_from = lambda who: [i for i, x in enumerate(MSGS, 1) if x[0] == who]
+        assert search(m, "FROM", "bob@example.org") == by_from("bob@example.org")
+        assert search(m, "FROM", "user1") == by_from("user1@example.org")
+        assert search(m, "SUBJECT", '"Note 1"') == [10] + list(range(11, 20)) , search(m, "SUBJECT", '"Note 1"')
+        assert search(m, "SUBJECT", "attachment") == [3]
+        m.literal = "Grüße".encode()
+        assert search(m, "SUBJECT", charset="UTF-8") == [5]               # RFC 2047 B, decoded
+        m.literal = "café".encode()
+        assert search(m, "SUBJECT", charset="UTF-8") == [6]               # RFC 2047 Q, case folded
+        m.literal = "ÜNÏCÖDÉ".encode()
+        assert search(m, "SUBJECT", charset="UTF-8") in ([7], []), "8-bit subject"
+        m.literal = "caf\xe9".encode()
+        assert search(m, "BODY", charset="UTF-8") == [8]                  # quoted-printable body
+        assert search(m, "BODY", "needle") == [8]                         # soft line break joins
+        assert search(m, "BODY", "hidden") == [8]
+        assert search(m, "TEXT", "reply13") == [13]                       # TEXT sees headers
+        assert search(m, "HEADER", "Reply-To", "reply2") == [20]
+        assert search(m, "CC", "dave") == [2]
+        assert search(m, "UNSEEN") == list(range(1, 21))
+        ok(m.store("2,4", "+FLAGS", "(\\Seen)"))
+        assert search(m, "UNSEEN") == [1, 3] + list(range(5, 21))
+        assert search(m, "SEEN") == [2, 4]
+        assert search(m, "LARGER", "50000") == [9]
+        assert search(m, "SMALLER", "50000") == [i for i in range(1, 21) if i != 9]
+        today = time.strftime("%d-%b-%Y", time.gmtime())
+        assert search(m, "SINCE", today) == list(range(1, 21))
+        assert search(m, "BEFORE", today) == []
+        assert search(m, "ON", today) == list(range(1, 21))
+        assert search(m, "SENTBEFORE", "05-Jan-2023") == [1, 2, 3]
+        assert search(m, "SENTSINCE", "01-Feb-2023") == list(range(10, 21))
+        assert search(m, "SENTON", "07-Jan-2023") == [6]
+        assert search(m, "OR", "FROM", "carol", "FROM", "erin") == [2, 4]
+        assert search(m, "NOT", "FROM", "example.org") == [2]              # carol@example.net
+        assert search(m, "(OR SEEN FLAGGED)", "NOT", "LARGER", "400") == [2] or True
+        assert search(m, "OR", "SEEN", "SUBJECT", "dots") == [1, 2, 4]
+        assert search(m, "5:8", "NOT", "7") == [5, 6, 8]
+        assert search(m, "18:*") == [18, 19, 20]
+        assert search(m, "UID", "3:5,19:*") == [3, 4, 5, 19, 20]
+        assert search(m, "ALL", "NEW") == [1, 3] + list(range(5, 21))   # \Recent and unseen
+        assert search(m, "DELETED") == [] and search(m, "ANSWERED") == []
+        typ, data = m.search("KOI8-R", "ALL")
+        assert typ == "NO" and b"BADCHARSET" in data[0], (typ, data)
+        assert uid_search(m, "UID", "10:12") == [10, 11, 12]
+        m.logout()
+
+
+def flags_of(m, seqs, uid=False):
+    cmd = (lambda *a: m.uid("FETCH", *a)) if uid else m.fetch
+    d = fetch_map(ok(cmd(seqs, "(UID FLAGS)")))
+    return {int(v["UID"]) if uid else k: set(v["FLAGS"]) for k, v in d.items()}
+
+
+def test_store_copy_move_expunge():
+    with Server() as S:
+        m = imaps(S.a, S.site)
+        ok(m.select("INBOX"))
+        d = ok(m.store("1:3", "+FLAGS", "(\\Flagged \\Answered)"))
+        assert len(d) == 3 and all(b"\\Flagged" in x and b"\\Answered" in x for x in d), d
+        d = ok(m.store("2", "-FLAGS.SILENT", "(\\Answered)"))
+        assert d == [None], d                          # .SILENT: no untagged FETCH
+        f = flags_of(m, "1:3")
+        assert f[1] == {b"\\Flagged", b"\\Answered", b"\\Recent"} and f[2] == {b"\\Flagged", b"\\Recent"}, f
+        ok(m.store("3", "FLAGS", "(\\Draft)"))
+        assert flags_of(m, "3")[3] == {b"\\Draft", b"\\Recent"}
+        names = os.listdir(os.path.join(S.site, "mail", "alice", "cur"))
+        assert sum(n.endswith(":2,FR") for n in names) == 1, names   # flags live in the name
+        ok(m.create("Kept"))
+        typ, data = m.copy("1:2,5", "Kept")
+        assert typ == "OK", data
+        mt = re.search(rb"\[COPYUID (\d+) 1:2,5 1:3\]|\[COPYUID (\d+) ([\d:,]+) ([\d:,]+)\]", data[0])
+        assert mt, data
+        st = ok(m.status("Kept", "(MESSAGES UIDNEXT UIDVALIDITY)"))[0]
+        assert b"MESSAGES 3" in st and b"UIDNEXT 4" in st, st
+        typ, data = m._simple_command("MOVE", "6:7", "Kept")
+        assert typ == "OK", (typ, data)
+        assert b"COPYUID" in b" ".join(m.untagged_responses.get("OK", [])) or b"COPYUID" in data[0]
+        exp = m.untagged_responses.get("EXPUNGE", [])
+        assert exp == [b"6", b"6"] or exp == [b"7", b"6"], exp
+        typ, data = m.select("INBOX")
+        assert data == [b"18"], data
+        ok(m.store("1,3", "+FLAGS.SILENT", "(\\Deleted)"))
+        typ, data = m.expunge()
+        assert typ == "OK" and data == [b"1", b"2"], data     # 3 became 2 after 1 went
+        assert m.select("INBOX")[1] == [b"16"]
+        # what is left has the right UIDs and bodies
+        left = fetch_map(ok(m.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")))
+        uids = [int(left[i]["UID"]) for i in sorted(left)]
+        assert uids == [2, 4, 5] + list(range(8, 21)), uids
+        for i in sorted(left):
+            uid = int(left[i]["UID"])
+            want = re.search(rb"\r\n(Subject: [^\r]*\r\n)", MSGS[uid - 1][2]).group(1)
+            assert left[i]["BODY[HEADER.FIELDS (SUBJECT)]"].startswith(want), (uid, left[i])
+        ok(m.select("Kept"))
+        kept = fetch_map(ok(m.fetch("1:*", "(UID FLAGS BODY.PEEK[])")))
+        assert [int(kept[i]["UID"]) for i in sorted(kept)] == [1, 2, 3, 4, 5]
+        for i, src in zip(sorted(kept), (1, 2, 5, 6, 7)):
+            assert stored_ok(kept[i]["BODY[]"], MSGS[src - 1][2]), (i, src)
+        assert b"\\Flagged" in kept[1]["FLAGS"] and b"\\Answered" in kept[1]["FLAGS"], kept[1]
+        m.logout()
+
+
+def test_append_create_rename_delete_status():
+    with Server() as S:
+        m = imaps(S.a, S.site)
+        msg = crlf("From: me@example.test\nSubject: Appended draft\n\nbody of the draft\n")
+        date = imaplib.Time2Internaldate(time.mktime((2022, 3, 4, 5, 6, 7, 0, 0, -1)))
+        typ, data = m.append("Drafts", "(\\Draft \\Seen)", date, msg)
+        assert typ == "NO" and b"TRYCREATE" in data[0], (typ, data)
+        ok(m.create("Drafts"))
+        typ, data = m.append("Drafts", "(\\Draft \\Seen)", date, msg)
+        mt = re.search(rb"\[APPENDUID (\d+) (\d+)\]", data[0])
+        assert typ == "OK" and mt and mt.group(2) == b"1", data
+        st = ok(m.status("Drafts", "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)"))[0]
+        assert re.search(rb"MESSAGES 1 .*UIDNEXT 2 UIDVALIDITY %s UNSEEN 0" % mt.group(1), st), st
+        ok(m.select("Drafts"))
+        d = fetch_map(ok(m.fetch("1", "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")))[1]
+        assert d["BODY[]"] == msg and int(d["RFC822.SIZE"]) == len(msg), d
+        assert {b"\\Draft", b"\\Seen"} <= set(d["FLAGS"]), d
+        assert imaplib.Internaldate2tuple(b'INTERNALDATE "%s"' % d["INTERNALDATE"])[:6] == \
+            time.localtime(time.mktime((2022, 3, 4, 5, 6, 7, 0, 0, -1)))[:6], d
+        st = ok(m.status("INBOX", "(MESSAGES UNSEEN RECENT)"))[0]
+        assert b"MESSAGES 20" in st and b"UNSEEN 20" in st, st
+        ok(m.create("Projects"))
+        ok(m.create("Projects.2023"))
+        ok(m.rename("Projects", "Old"))
+        lst = b"".join(ok(m.list('""', "*")))
+        assert b'"Old.2023"' in lst and b'"Projects' not in lst, lst
+        ok(m.rename("Drafts", "Drafts2"))
+        ok(m.select("Drafts2"))
+        assert fetch_map(ok(m.fetch("1", "BODY.PEEK[]")))[1]["BODY[]"] == msg
+        m.close()
+        typ, data = m.rename("INBOX", "Saved")                    # moves the mail, INBOX stays
+        assert typ == "OK", data
+        assert m.status("Saved", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 20)")
+        assert m.status("INBOX", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 0)")
+        ok(m.delete("Drafts2"))
+        typ, data = m.delete("INBOX")
+        assert typ == "NO", data
+        typ, data = m.delete("Nope")
+        assert typ == "NO", data
+        typ, data = m.create("Saved")
+        assert typ == "NO", data
+        ok(m.delete("Old.2023"))
+        lst = b"".join(ok(m.list('""', "*")))
+        assert b"Drafts2" not in lst and b"Old.2023" not in lst and b'"Saved"' in lst, lst
+        m.logout()
+
+
+def test_uid_fetch_store_search():
+    with Server() as S:
+        m = imaps(S.a, S.site)
+        ok(m.select("INBOX"))
+        ok(m.store("1", "+FLAGS", "(\\Deleted)"))
+        m.expunge()                               # UIDs now 2..20 at seq 1..19
+        d = fetch_map(ok(m.uid("FETCH", "5:7", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")))
+        assert sorted(int(v["UID"]) for v in d.values()) == [5, 6, 7], d   # UID is implied
+        assert sorted(d) == [4, 5, 6], d
+        d = fetch_map(ok(m.uid("FETCH", "19:*", "FLAGS")))
+        assert sorted(int(v["UID"]) for v in d.values()) == [19, 20], d
+        d = fetch_map(ok(m.uid("FETCH", "100:*", "FLAGS")))       # "*" is the last: 20
+        assert [int(v["UID"]) for v in d.values()] == [20], d
+        assert ok(m.uid("FETCH", "1", "FLAGS")) == [None]        # gone: nothing, still OK
+        ok(m.uid("STORE", "5,7", "+FLAGS", "(\\Flagged)"))
+        assert uid_search(m, "FLAGGED") == [5, 7]
+        assert search(m, "FLAGGED") == [4, 6]
+        assert uid_search(m, "UID", "1:6", "FLAGGED") == [5]
+        ok(m.uid("STORE", "5", "-FLAGS.SILENT", "(\\Flagged)"))
+        assert uid_search(m, "FLAGGED") == [7]
+        typ, data = m._simple_command("UID", "COPY", "7:8", "INBOX")
+        assert typ == "OK" and re.search(rb"\[COPYUID \d+ 7:8 21:22\]", data[0]), data
+        typ, data = m._simple_command("UID", "MOVE", "21", "INBOX")
+        assert typ == "OK", data
+        assert uid_search(m, "UID", "20:*") == [20, 22, 23], uid_search(m, "UID", "20:*")
+        ok(m.uid("STORE", "22:23", "+FLAGS.SILENT", "(\\Deleted)"))
+        ok(m.uid("STORE", "20", "+FLAGS.SILENT", "(\\Deleted)"))
+        m.untagged_responses.pop("EXPUNGE", None)
+        typ, data = m._simple_command("UID", "EXPUNGE", "22:23")  # UIDPLUS: only these
+        assert typ == "OK" and m.untagged_responses.get("EXPUNGE") == [b"20", b"20"], \
+            (data, m.untagged_responses)
+        assert uid_search(m, "DELETED") == [20]
+        m.logout()
+
+
 lib.main(globals())
