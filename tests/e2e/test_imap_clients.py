@@ -566,4 +566,207 @@ def test_uid_fetch_store_search():
         m.logout()
 
 
+def read_until_tagged(m, tag):
+    lines = []
+    while True:
+        line = m.readline()
+        assert line, "connection closed"
+        lines.append(line)
+        if line.startswith(tag + b" "):
+            return lines
+
+
+def test_idle_woken_by_delivery_over_tls():
+    with Server() as S:
+        m = imaps(S.a, S.site)
+        ok(m.select("INBOX"))
+        m.send(b"i1 IDLE\r\n")
+        assert m.readline().startswith(b"+ "), "no continuation for IDLE"
+        t = time.time()
+        deliver(S.a.smtp, "late@example.org", crlf("Subject: late\n\nwake up\n"))
+        seen = [m.readline(), m.readline()]
+        assert seen[0] == b"* 21 EXISTS\r\n" and seen[1] == b"* 21 RECENT\r\n", seen
+        assert time.time() - t < 3, "EXISTS took too long"
+        m.send(b"DONE\r\n")
+        assert read_until_tagged(m, b"i1")[-1].startswith(b"i1 OK"), "IDLE did not end"
+        d = fetch_map(ok(m.fetch("21", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")))[21]
+        assert d["UID"] == b"21" and d["BODY[HEADER.FIELDS (SUBJECT)]"] == b"Subject: late\r\n\r\n", d
+        m.logout()
+
+
+def test_two_concurrent_clients():
+    with Server() as S:
+        a, b = imaps(S.a, S.site), imap_starttls(S.a, S.site)
+        ok(a.select("INBOX"))
+        ok(b.select("INBOX"))
+        ok(a.store("3", "+FLAGS.SILENT", "(\\Flagged \\Seen)"))
+        ok(b.noop())
+        assert any(re.match(rb"3 \(FLAGS \(.*\\Flagged.*\) UID 3\)", x)
+                   for x in b.untagged_responses.get("FETCH", [])), b.untagged_responses
+        f = flags_of(b, "3")[3]
+        assert {b"\\Flagged", b"\\Seen"} <= f, f
+        ok(b.store("4", "+FLAGS.SILENT", "(\\Answered)"))
+        typ, data = a.noop()
+        assert any(b"4 (FLAGS (" in x and b"\\Answered" in x for x in a.untagged_responses.get("FETCH", [])) \
+            or b"\\Answered" in b"".join(a.untagged_responses.get("FETCH", [])), a.untagged_responses
+        # a expunges 1 and 5; b hears it on NOOP, not during FETCH/STORE/SEARCH
+        ok(a.store("1,5", "+FLAGS.SILENT", "(\\Deleted)"))
+        assert a.expunge()[1] == [b"1", b"4"]
+        b.untagged_responses.clear()
+        d = fetch_map(ok(b.fetch("5", "(UID)")))              # seq 5 is still UID 5 for b
+        assert d[5]["UID"] == b"5" and "EXPUNGE" not in b.untagged_responses, (d, b.untagged_responses)
+        assert search(b, "ALL") == list(range(1, 21)) and "EXPUNGE" not in b.untagged_responses
+        b.noop()
+        assert b.untagged_responses.get("EXPUNGE") == [b"1", b"4"], b.untagged_responses
+        assert b.untagged_responses.get("EXISTS") == [b"18"], b.untagged_responses
+        d = fetch_map(ok(b.fetch("1:*", "(UID)")))
+        assert [int(d[i]["UID"]) for i in sorted(d)] == [2, 3, 4] + list(range(6, 21)), d
+        # a delivery reaches both
+        deliver(S.a.smtp, "x@example.org", crlf("Subject: both\n\nfor both\n"))
+        a.noop()
+        b.noop()
+        assert a.untagged_responses.get("EXISTS")[-1] == b"19" and b.untagged_responses.get("EXISTS")[-1] == b"19"
+        # \Recent goes to exactly one of them
+        ra, rb = search(a, "RECENT"), search(b, "RECENT")
+        assert sorted(ra + rb).count(19) == 1, (ra, rb)
+        a.logout()
+        b.logout()
+
+
+def test_uids_stable_across_restart():
+    site = make_site()
+    a = lib.Atto(site, enable=MAIL).start()
+    try:
+        fill(a)
+        m = imaps(a, site)
+        ok(m.select("INBOX"))
+        ok(m.store("2", "+FLAGS", "(\\Deleted)"))
+        m.expunge()
+        ok(m.store("3", "+FLAGS", "(\\Flagged)"))
+        uv = m.untagged_responses.get("UIDVALIDITY")
+        before = fetch_map(ok(m.fetch("1:*", "(UID FLAGS RFC822.SIZE)")))
+        typ, uvd = m.status("INBOX", "(UIDVALIDITY UIDNEXT)")
+        m.logout()
+        p = poplib.POP3_SSL("127.0.0.1", a.pop3s, context=tls_ctx(site), timeout=15)
+        p.user("alice"), p.pass_("secret")
+        uidl = p.uidl()[1]
+        p.quit()
+        a.stop()
+        a = lib.Atto(site, enable=MAIL).start()
+        m = imaps(a, site)
+        typ, uvd2 = m.status("INBOX", "(UIDVALIDITY UIDNEXT)")
+        assert uvd == uvd2, (uvd, uvd2)
+        ok(m.select("INBOX"))
+        after = fetch_map(ok(m.fetch("1:*", "(UID FLAGS RFC822.SIZE)")))
+        strip = lambda d: {k: (v["UID"], set(v["FLAGS"]) - {b"\\Recent"}, v["RFC822.SIZE"]) for k, v in d.items()}
+        assert strip(before) == strip(after), (before, after)
+        assert b"\\Flagged" in after[3]["FLAGS"] and after[3]["UID"] == b"4", after[3]
+        deliver(a.smtp, "n@example.org", crlf("Subject: after restart\n\nx\n"))
+        m.noop()
+        d = fetch_map(ok(m.fetch("20", "(UID)")))
+        assert d[20]["UID"] == b"21", d                       # UIDs only grow
+        m.logout()
+        p = poplib.POP3_SSL("127.0.0.1", a.pop3s, context=tls_ctx(site), timeout=15)
+        p.user("alice"), p.pass_("secret")
+        assert p.uidl()[1][:19] == uidl, (p.uidl(), uidl)
+        p.quit()
+    finally:
+        a.stop()
+        shutil.rmtree(site, ignore_errors=True)
+
+
+# ---- poplib ----------------------------------------------------------------
+
+def pop_login(S, tls="pop3s"):
+    if tls == "pop3s":
+        p = poplib.POP3_SSL("127.0.0.1", S.a.pop3s, context=tls_ctx(S.site), timeout=15)
+    else:
+        p = poplib.POP3("127.0.0.1", S.a.pop3, timeout=15)
+        p.stls(tls_ctx(S.site))
+    p.user("alice")
+    p.pass_("secret")
+    return p
+
+
+def test_poplib_stls_and_pop3s():
+    with Server() as S:
+        p = poplib.POP3("127.0.0.1", S.a.pop3, timeout=15)
+        caps = p.capa()
+        assert {"STLS", "UIDL", "TOP", "USER", "RESP-CODES", "PIPELINING"} <= set(caps), caps
+        try:
+            p.user("alice")
+            p.pass_("secret")
+            raise AssertionError("USER/PASS accepted before STLS")
+        except poplib.error_proto as e:
+            assert b"[AUTH]" in e.args[0] or b"-ERR" in e.args[0], e
+        p.stls(tls_ctx(S.site))
+        caps = p.capa()
+        assert "STLS" not in caps and "USER" in caps, caps
+        try:
+            p.user("alice")
+            p.pass_("nope")
+            raise AssertionError("wrong password accepted")
+        except poplib.error_proto as e:
+            assert e.args[0].startswith(b"-ERR"), e
+        p.user("alice")
+        p.pass_("secret")
+        sizes = {}
+        for tls in ("stls", "pop3s"):
+            q = p if tls == "stls" else pop_login(S)
+            n, total = q.stat()
+            assert n == 20, (n, total)
+            lst = [tuple(map(int, l.split())) for l in q.list()[1]]
+            assert [x[0] for x in lst] == list(range(1, 21)) and sum(x[1] for x in lst) == total, lst
+            uidl = q.uidl()[1]
+            assert len(set(u.split()[1] for u in uidl)) == 20, uidl
+            for i, (frm, subject, raw) in enumerate(MSGS, 1):
+                resp, lines, octets = q.retr(i)
+                body = b"\r\n".join(lines) + b"\r\n"
+                assert stored_ok(body, raw), (i, body[:200])
+                assert len(body) == lst[i - 1][1], (i, len(body), lst[i - 1])   # LIST size = RETR size
+                sizes[i] = len(body)
+            assert b".a line that starts with a dot" in q.retr(1)[1]        # un-stuffed by poplib
+            assert b"." in q.retr(1)[1] and b"..two dots" in q.retr(1)[1]
+            top = q.top(9, 2)[1]
+            hdr_end = top.index(b"")
+            assert len(top) == hdr_end + 3 and top[-1] == b"0123456789" * 7, top[-4:]
+            assert q.top(1, 0)[1][-1] == b""
+            if tls == "stls":
+                q.quit()
+        q.quit()
+
+
+def test_poplib_dele_rset_quit_and_drop():
+    with Server() as S:
+        p = pop_login(S)
+        uidl = dict(l.split() for l in p.uidl()[1])
+        p.dele(1), p.dele(2)
+        try:
+            p.retr(1)
+            raise AssertionError("RETR of a deleted message")
+        except poplib.error_proto:
+            pass
+        assert p.stat()[0] == 18
+        p.rset()
+        assert p.stat()[0] == 20 and len(p.retr(1)[1]) > 3
+        p.dele(3)
+        p.sock.shutdown(socket.SHUT_RDWR)              # dropped: nothing deleted
+        p.sock.close()
+        p.file.close()
+        time.sleep(0.3)
+        p = pop_login(S, tls="stls")
+        assert p.stat()[0] == 20
+        assert dict(l.split() for l in p.uidl()[1]) == uidl          # stable
+        p.dele(3), p.dele(20)
+        p.quit()                                       # UPDATE: applied
+        p = pop_login(S)
+        after = dict(l.split() for l in p.uidl()[1])
+        assert p.stat()[0] == 18
+        assert sorted(after.values()) == sorted(v for k, v in uidl.items() if k not in (b"3", b"20"))
+        p.quit()
+        m = imaps(S.a, S.site)
+        assert m.select("INBOX")[1] == [b"18"]
+        m.logout()
+
+
 lib.main(globals())
