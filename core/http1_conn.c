@@ -30,7 +30,7 @@ typedef struct h1c {
     conn        *c;
     enum h1_state state;
     buf          in, more, body;
-    h1_head      head;
+    h1_head     *head;            /* from the worker's pool while a request is live */
     http_req     req;
     h1_chunked   chunked;
     int64_t      body_left;
@@ -48,6 +48,41 @@ static const http1_h2_hooks *h2_hooks;
 void http1_set_h2_hooks(const http1_h2_hooks *h) { h2_hooks = h; }
 
 static void h1_process(h1c *h);
+
+/* The parsed head (with room for H1_MAX_HEADERS headers, ~4 KiB) is needed
+ * only while a request is live: an idle keep-alive connection gives it back
+ * to a small per-thread pool, so it costs ~1 KiB instead of ~6. */
+#define HEAD_POOL_MAX 64
+static _Thread_local h1_head *head_pool[HEAD_POOL_MAX];
+static _Thread_local int head_pool_n;
+
+static h1_head *head_get(void)
+{
+    if (head_pool_n)
+        return head_pool[--head_pool_n];
+    h1_head *hd = malloc(sizeof *hd);
+    if (!hd) {
+        fputs("atto: out of memory\n", stderr);
+        abort();
+    }
+    return hd;
+}
+
+void http1_thread_done(void)
+{
+    while (head_pool_n)
+        free(head_pool[--head_pool_n]);
+}
+
+static void head_put(h1_head *hd)
+{
+    if (!hd)
+        return;
+    if (head_pool_n < HEAD_POOL_MAX)
+        head_pool[head_pool_n++] = hd;
+    else
+        free(hd);
+}
 
 static h1_limits h1_limits_of(const conn *c)
 {
@@ -102,14 +137,14 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
     if (status >= 200 && status != 204 && status != 304) {
         if (clen >= 0)
             q += sprintf(q, "Content-Length: %lld\r\n", (long long)clen);
-        else if (h->head.minor >= 1)
+        else if (h->head->minor >= 1)
             h->resp_chunked = !r->head, q += r->head ? 0 : sprintf(q, "Transfer-Encoding: chunked\r\n");
         else
             h->keep_alive = 0;   /* HTTP/1.0: the close delimits the body */
     }
     if (!h->keep_alive)
         q += sprintf(q, "Connection: close\r\n");
-    else if (h->head.minor == 0)
+    else if (h->head->minor == 0)
         q += sprintf(q, "Connection: keep-alive\r\n");
     *q++ = '\r'; *q++ = '\n';
     conn_write(h->c, p, (size_t)(q - p));
@@ -185,7 +220,7 @@ static void h1_dispatch(h1c *h)
 {
     conn *c = h->c;
     http_req *r = &h->req;
-    h1_head *hd = &h->head;
+    h1_head *hd = h->head;
     conn_timer(c, 0);
     memset(r, 0, sizeof *r);
     r->method = hd->method;   r->method_len = hd->method_len;
@@ -229,7 +264,7 @@ static void h1_dispatch(h1c *h)
 static long h1_feed_body(h1c *h, const char *p, size_t n, int *done)
 {
     size_t max = h->c->w->cfg->limits.max_body_bytes;
-    if (h->head.chunked) {
+    if (h->head->chunked) {
         const char *err = NULL;
         long k = h1_chunked_decode(&h->chunked, p, n, &h->body, max, done, &err);
         if (k < 0)
@@ -262,7 +297,9 @@ static int h1_take(h1c *h)
     }
     h1_limits hl = h1_limits_of(c);
     const char *err = NULL;
-    int n = h1_parse_head(buf_head(&h->in), buf_size(&h->in), &hl, &h->head, &err);
+    if (!h->head)
+        h->head = head_get();
+    int n = h1_parse_head(buf_head(&h->in), buf_size(&h->in), &hl, h->head, &err);
     if (n < 0) {
         h1_fail(h, -n, err);
         return 0;
@@ -275,19 +312,19 @@ static int h1_take(h1c *h)
         return 0;
     }
     h->timer_armed_head = 0;
-    h->keep_alive = h->head.keep_alive && !h->eof;
+    h->keep_alive = h->head->keep_alive && !h->eof;
     h->consume = (size_t)n;
     buf_reset(&h->body);
     h->body_inplace = NULL;
-    int64_t cl = h->head.content_length;
-    if (!h->head.chunked && cl <= 0)
+    int64_t cl = h->head->content_length;
+    if (!h->head->chunked && cl <= 0)
         goto dispatch;
     if (cl > 0 && (uint64_t)cl > lim->max_body_bytes) {
         h1_fail(h, 413, "request body larger than the limit");
         return 0;
     }
     size_t avail = buf_size(&h->in) - (size_t)n;
-    if (!h->head.chunked && avail >= (size_t)cl) {
+    if (!h->head->chunked && avail >= (size_t)cl) {
         /* the whole body came with the head: use it in place */
         h->body_inplace = buf_head(&h->in) + n;
         h->body_inplace_len = (size_t)cl;
@@ -303,7 +340,7 @@ static int h1_take(h1c *h)
     buf_append(&h->more, buf_head(&h->in) + n + k, avail - (size_t)k);
     h->in.len = h->in.off + (size_t)n;      /* `in` keeps just the head */
     if (!done) {
-        if (h->head.expect_continue && !h->eof)
+        if (h->head->expect_continue && !h->eof)
             conn_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
         h->state = S_BODY;
         conn_timer(c, lim->body_timeout_ms);
@@ -338,6 +375,12 @@ static void h1_finish(h1c *h)
         conn_resume(c);
     }
     if (!buf_size(&h->in)) {
+        head_put(h->head);       /* idle: nothing points into it any more */
+        h->head = NULL;
+        if (h->in.cap > 4096)
+            buf_free(&h->in);
+        if (h->more.cap > 4096)
+            buf_free(&h->more);
         if (h->eof) {
             h->state = S_DONE;
             conn_close(c);
@@ -351,6 +394,7 @@ static void h1_finish(h1c *h)
 
 static void h1_free(h1c *h)
 {
+    head_put(h->head);
     buf_free(&h->in);
     buf_free(&h->more);
     buf_free(&h->body);

@@ -16,4 +16,6 @@ typedef struct http1_h2_hooks {
                    void *h1_req /* http_req* with body */, const char *rest, size_t rest_len);
 } http1_h2_hooks;
 void http1_set_h2_hooks(const http1_h2_hooks *h);
+/* A worker thread ends: free its pool of request heads. */
+void http1_thread_done(void);
 #endif

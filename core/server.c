@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <uv.h>
 #include "core/accesslog.h"
+#include "core/http1_conn.h"
 #include "core/server_impl.h"
 #include "core/tls.h"
 
@@ -266,6 +267,7 @@ static void worker_main(void *arg)
     uv_walk(&wi->loop, close_walk, NULL);
     uv_run(&wi->loop, UV_RUN_DEFAULT);
     uv_loop_close(&wi->loop);
+    http1_thread_done();
     current_worker = NULL;
 }
 
