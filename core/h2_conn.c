@@ -591,6 +591,8 @@ static int on_priority(h2_conn *h, const h2_frame *f)
             h2_stream_reset(h, s, H2_ERR_CODE(rc));
         else if (f->stream_id > h->max_seen_id)   /* no RST_STREAM on an idle stream */
             return conn_fail(h, H2_ERR_CODE(rc), why);
+        else if (closed_how(h, f->stream_id) != H2_CLOSED_RST_SENT)
+            reset_id(h, f->stream_id, H2_ERR_CODE(rc));   /* closed: still a stream error (§6.3) */
     }
     return 0;   /* priorities are parsed and ignored (RFC 9113 §5.3.2) */
 }
