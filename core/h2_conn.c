@@ -962,7 +962,7 @@ int h2_conn_upgrade(conn *c, const char *settings_b64, size_t settings_len,
     conn_puts(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
     send_preface(h);
     h2_stream *s = h2_stream_new(h, 1);
-    h->last_stream_id = 1;
+    h->last_stream_id = h->max_seen_id = 1;   /* stream 1 is used: not idle (RFC 9113 §3.3) */
     s->state = H2S_HALF_CLOSED_REMOTE;
     s->have[H2P_METHOD] = s->have[H2P_SCHEME] = s->have[H2P_PATH] = s->have[H2P_AUTHORITY] = 1;
     const char *pv[H2P_COUNT] = {req->method, "http", req->target, req->host};
