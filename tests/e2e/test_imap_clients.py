@@ -769,4 +769,97 @@ def test_poplib_dele_rset_quit_and_drop():
         m.logout()
 
 
+# ---- curl ------------------------------------------------------------------
+
+def curl_mail(S, url, *args):
+    rc, out, err = lib.curl("-u", "alice:secret", "--cacert",
+                            os.path.join(S.site, ".atto", "cert.pem"), *args, url)
+    assert rc == 0, (url, args, rc, err)
+    return out
+
+
+def test_curl_imap_and_pop3():
+    with Server() as S:
+        a = S.a
+        s, p = "imaps://127.0.0.1:%d" % a.imaps, "imap://127.0.0.1:%d" % a.imap
+        for base, extra in ((s, ()), (p, ("--ssl-reqd",))):
+            out = curl_mail(S, base + "/", *extra)                     # LIST
+            assert b'* LIST (\\HasNoChildren) "." INBOX' in out or b'"INBOX"' in out, out
+            for uid in (1, 3, 4, 20):
+                out = curl_mail(S, base + "/INBOX;UID=%d" % uid, *extra)
+                assert stored_ok(out, MSGS[uid - 1][2]), (uid, out[:200])
+            out = curl_mail(S, base + "/INBOX;UID=2/;SECTION=1", *extra)
+            assert out == b"plain version", out
+            out = curl_mail(S, base + "/INBOX?SUBJECT%20Note", *extra)  # SEARCH
+            assert out.strip() == b"* SEARCH " + b" ".join(b"%d" % i for i in range(10, 21)), out
+            out = curl_mail(S, base + "/INBOX", "-X", "EXAMINE INBOX", *extra)
+            assert b"20 EXISTS" in out and b"UIDVALIDITY" in out, out
+        rc, out, err = lib.curl("-u", "alice:secret", p + "/")               # no TLS: refused
+        assert rc != 0 and b"INBOX" not in out, (rc, out, err)
+        s, p = "pop3s://127.0.0.1:%d" % a.pop3s, "pop3://127.0.0.1:%d" % a.pop3
+        for base, extra in ((s, ()), (p, ("--ssl-reqd",))):
+            out = curl_mail(S, base + "/", *extra)                     # LIST
+            lines = out.split(b"\r\n")[:-1]
+            assert [int(l.split()[0]) for l in lines] == list(range(1, 21)), out
+            for i in (1, 2, 3, 9):
+                got = curl_mail(S, base + "/%d" % i, *extra)           # RETR
+                assert stored_ok(got, MSGS[i - 1][2]), (i, got[:200])
+                assert len(got) == int(lines[i - 1].split()[1])
+            out = curl_mail(S, base + "/", "-X", "UIDL", *extra)
+            assert len(out.split(b"\r\n")) == 21, out
+
+
+# ---- fetchmail -------------------------------------------------------------
+
+MDA = r'''import os, sys, time
+d = sys.argv[1]
+data = sys.stdin.buffer.read()
+n = len(os.listdir(d))
+open(os.path.join(d, "%03d" % n), "wb").write(data)
+'''
+
+
+def run_fetchmail(S, proto, port, ssl_args, out):
+    home = tempfile.mkdtemp(prefix="fetchmail-")
+    os.makedirs(out, exist_ok=True)
+    mda = os.path.join(home, "mda.py")
+    open(mda, "w").write(MDA)
+    rc_file = os.path.join(home, "rc")
+    with open(rc_file, "w") as f:
+        f.write('poll 127.0.0.1 service %d protocol %s user "alice" password "secret" '
+                'is "me" here %s sslcommonname localhost keep fetchall mda "/usr/bin/python3 %s %s"\n'
+                % (port, proto, ssl_args, mda, out))
+    os.chmod(rc_file, 0o600)
+    env = dict(os.environ, HOME=home, FETCHMAILHOME=home)
+    p = subprocess.run(["fetchmail", "-f", rc_file, "--nodetach", "--invisible", "-v",
+                        "--sslcertck", "--sslcertfile", os.path.join(S.site, ".atto", "cert.pem")],
+                       env=env, capture_output=True, timeout=60)
+    shutil.rmtree(home, ignore_errors=True)
+    return p.returncode, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+
+def check_fetched(out):
+    got = [open(os.path.join(out, n), "rb").read() for n in sorted(os.listdir(out))]
+    assert len(got) == 20, (len(got), sorted(os.listdir(out)))
+    for (frm, subject, raw), g in zip(MSGS, got):
+        assert norm(g).endswith(norm(raw)), (subject, g[:300])
+
+
+def test_fetchmail_imap_and_pop3():
+    with Server() as S:
+        cases = (("IMAP", S.a.imaps, "ssl"), ("IMAP", S.a.imap, "sslproto tls1.2+"),
+                 ("POP3", S.a.pop3s, "ssl"), ("POP3", S.a.pop3, "sslproto tls1.2+"))
+        for proto, port, sslarg in cases:
+            out = tempfile.mkdtemp(prefix="fetched-")
+            rc, log = run_fetchmail(S, proto, port, sslarg, out)
+            assert rc == 0, (proto, port, rc, log[-3000:])
+            assert "STARTTLS" in log or "STLS" in log or sslarg == "ssl", log[-2000:]
+            check_fetched(out)
+            shutil.rmtree(out)
+        # keep: everything is still there
+        m = imaps(S.a, S.site)
+        assert m.select("INBOX")[1] == [b"20"]
+        m.logout()
+
+
 lib.main(globals())
