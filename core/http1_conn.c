@@ -129,7 +129,13 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
     memcpy(q, line, (size_t)len);
     q += len;
     for (size_t i = 0; i < n; i++) {
-        memcpy(q, hd[i].name, hd[i].name_len); q += hd[i].name_len;
+        /* HTTP/1.1 readers expect Content-Type, not content-type */
+        for (size_t k = 0; k < hd[i].name_len; k++) {
+            char ch = hd[i].name[k];
+            int up = k == 0 || hd[i].name[k - 1] == '-';
+            q[k] = up && ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+        }
+        q += hd[i].name_len;
         *q++ = ':'; *q++ = ' ';
         memcpy(q, hd[i].value, hd[i].value_len); q += hd[i].value_len;
         *q++ = '\r'; *q++ = '\n';

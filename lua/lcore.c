@@ -909,6 +909,21 @@ static int lcore_listen_tls(lua_State *L, int t, server_config *cfg, char *err, 
             lua_pop(L, 5);
             return -1;
         }
+        if (host && cfg->nsni >= 16) {
+            snprintf(err, errlen, "site:listen{ tls = {...} }: at most 16 host certificates (entry %d is one too many)", i);
+            lua_pop(L, 5);
+            return -1;
+        }
+        /* relative paths are inside the site folder, like everything else */
+        char certp[4096], keyp[4096];
+        if (cert[0] != '/') {
+            snprintf(certp, sizeof certp, "%s/%s", cfg->site_dir, cert);
+            cert = certp;
+        }
+        if (key[0] != '/') {
+            snprintf(keyp, sizeof keyp, "%s/%s", cfg->site_dir, key);
+            key = keyp;
+        }
         if (!host) {
             if (cfg->cert)   /* --cert/--key win */
                 goto next;

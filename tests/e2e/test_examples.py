@@ -90,7 +90,7 @@ def test_headers_and_cookies_post_redirect_get():
     rc, out, err = lib.curl("-L", "-c", jar, "-b", jar, "-A", "example-agent/1", "-d", "color=deep blue",
                             "-D", "-", url("/cookies"))
     assert b"303" in out.split(b"\r\n")[0], out
-    assert b"\r\nset-cookie: color=deep%20blue; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax\r\n" in out, out
+    assert b"\r\nSet-Cookie: color=deep%20blue; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax\r\n" in out, out
     assert b"Favourite color (cookie): deep blue" in out, out
     assert b"Your browser: example-agent/1" in out and b"x-example: cookies" in out.lower()
     rc, out, err = lib.curl("-b", jar, url("/cookies"))
