@@ -10,7 +10,7 @@
 set -e
 BUILD="build-essential pkg-config libssl-dev liblua5.4-dev libuv1-dev lua-cjson libcrypt-dev"
 TEST="$BUILD clang libclang-rt-14-dev xz-utils curl python3 python3-h2 python3-hpack nghttp2-client swaks openssl netcat-openbsd procps libnghttp2-dev lynx mutt fetchmail"
-BENCH="$TEST wrk nghttp2-client nginx-light h2o apache2-utils testssl.sh dovecot-imapd dovecot-pop3d"
+BENCH="$TEST wrk nghttp2-client nginx-light h2o apache2-utils testssl.sh dovecot-imapd dovecot-pop3d postfix"
 case "${1:-build}" in
   build) want=$BUILD ;;
   test)  want=$TEST ;;
