@@ -862,4 +862,84 @@ def test_fetchmail_imap_and_pop3():
         m.logout()
 
 
+# ---- mutt ------------------------------------------------------------------
+
+def mutt_rc(S, home):
+    rc = os.path.join(home, "muttrc")
+    with open(rc, "w") as f:
+        f.write("\n".join([
+            "set imap_user=alice", "set imap_pass=secret",
+            "set certificate_file=%s" % os.path.join(S.site, ".atto", "cert.pem"),
+            "set ssl_verify_host=yes", "set ssl_starttls=yes", "set ssl_force_tls=yes",
+            "set folder=imaps://127.0.0.1:%d/" % S.a.imaps, "set spoolfile=+INBOX",
+            "set record=+Sent", "set copy=yes", "set sendmail=/bin/true",
+            "set from=alice@example.test", "set header_cache=", "set message_cachedir=",
+            "set wait_key=no", "set pipe_split=yes", "set pipe_decode=no",
+            'set pipe_sep="\\n--MUTT-SPLIT--\\n"', "set quit=yes", "set delete=yes",
+            "set confirmappend=no", "set confirmcreate=no", "set move=no", "set mark_old=no", ""]))
+    return rc
+
+
+def mutt_tty(args, env, timeout=40):
+    """Run mutt on a pseudo-terminal until it exits; return its exit status."""
+    import pty, select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe("mutt", ["mutt"] + args, env)
+    end = time.time() + timeout
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                if not os.read(fd, 65536):
+                    break
+            except OSError:
+                break
+    else:
+        os.kill(pid, 9)
+    os.close(fd)
+    return os.waitpid(pid, 0)[1]
+
+
+def test_mutt_reads_flags_deletes_and_saves_sent():
+    with Server() as S:
+        home = tempfile.mkdtemp(prefix="mutt-")
+        env = dict(os.environ, HOME=home, TERM="vt100")
+        rc = mutt_rc(S, home)
+        # batch send: the Fcc copy is APPENDed to Sent over IMAPS (created on the way)
+        p = subprocess.run(["mutt", "-n", "-F", rc, "-s", "from mutt", "bob@example.org"],
+                           input=b"sent by mutt\n", env=env, capture_output=True, timeout=30)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        # interactive session on a pty: pipe every message out, flag the first, delete Note 20
+        out = os.path.join(home, "piped")
+        keys = ("<tag-pattern>~A<enter><tag-prefix><pipe-entry>cat >> %s<enter>"
+                "<untag-pattern>~A<enter><first-entry><flag-message>"
+                "<delete-pattern>~s 'Note 20'<enter><sync-mailbox><quit>" % out)
+        st = mutt_tty(["-n", "-F", rc, "-f", "imaps://127.0.0.1:%d/INBOX" % S.a.imaps,
+                       "-e", 'push "%s"' % keys], env)
+        assert st == 0, st
+        got = open(out, "rb").read().split(b"\n--MUTT-SPLIT--\n")
+        got = [g for g in got if g.strip()]
+        assert len(got) == 20, len(got)
+        for (frm, subject, raw), g in zip(MSGS, got):
+            assert norm(g).rstrip(b"\n").endswith(norm(raw).rstrip(b"\n")), (subject, g[:300])
+        m = imaps(S.a, S.site)
+        ok(m.select("INBOX"))
+        assert search(m, "ALL") == list(range(1, 20))
+        assert search(m, "SUBJECT", '"Note 20"') == [] and uid_search(m, "FLAGGED") == [1]
+        ok(m.select("Sent"))
+        body = fetch_map(ok(m.fetch("1", "BODY.PEEK[]")))[1]["BODY[]"]
+        assert b"Subject: from mutt" in body and body.endswith(b"\r\n\r\nsent by mutt\r\n"), body
+        m.logout()
+        # again over STARTTLS on the plain port (ssl_force_tls: no login in the clear)
+        out2 = os.path.join(home, "piped2")
+        keys = "<tag-pattern>~A<enter><tag-prefix><pipe-entry>cat >> %s<enter><quit>" % out2
+        st = mutt_tty(["-n", "-F", rc, "-f", "imap://127.0.0.1:%d/INBOX" % S.a.imap,
+                       "-e", 'push "%s"' % keys], env)
+        assert st == 0, st
+        got2 = [g for g in open(out2, "rb").read().split(b"\n--MUTT-SPLIT--\n") if g.strip()]
+        assert got2 == got[:19], len(got2)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 lib.main(globals())
