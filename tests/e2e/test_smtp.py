@@ -259,6 +259,88 @@ def test_swaks_auth_refused_before_tls():
         r.close()
 
 
+def test_starttls_drops_pipelined_commands():
+    # RFC 3207 4.2: a command sent in the same packet as STARTTLS must not be
+    # run after the handshake (the classic STARTTLS command injection).
+    r = Raw(atto.smtp)
+    try:
+        r.cmd("EHLO c\r\n")
+        code, _ = r.cmd("STARTTLS\r\nHELP\r\n")
+        assert code == 220
+        t = tls_context().wrap_socket(r.s, server_hostname="localhost")
+        tf = t.makefile("rb")
+        t.sendall(b"NOOP\r\n")
+        line = tf.readline()
+        assert line.startswith(b"250 "), line      # the HELP did not survive the handshake
+        t.sendall(b"EHLO c\r\n")
+        lines = []
+        while not lines or lines[-1][3:4] == b"-":
+            lines.append(tf.readline())
+        assert b"AUTH PLAIN LOGIN" in b"".join(lines) and b"STARTTLS" not in b"".join(lines), lines
+        tf.close()
+        t.close()
+    finally:
+        r.close()
+
+
+def test_failed_auth_is_delayed_and_limited():
+    r = Raw(atto.submission)
+    try:
+        r.cmd("EHLO c\r\n")
+        code, _ = r.cmd("STARTTLS\r\n")
+        assert code == 220
+        t = tls_context().wrap_socket(r.s, server_hostname="localhost")
+        tf = t.makefile("rb")
+        bad = base64.b64encode(b"\0alice\0wrong").decode()
+        t.sendall(("EHLO c\r\nAUTH PLAIN %s\r\nNOOP\r\n" % bad).encode())
+        t0 = time.time()
+        lines = []
+        while len([l for l in lines if l[3:4] == b" "]) < 3:
+            lines.append(tf.readline())
+        finals = [l for l in lines if l[3:4] == b" "]
+        assert finals[1].startswith(b"535 5.7.8") and finals[2].startswith(b"250"), finals
+        assert time.time() - t0 >= 0.8, "the 535 came without a delay"
+        for _ in range(2):
+            t.sendall(("AUTH PLAIN %s\r\n" % bad).encode())
+            assert tf.readline().startswith(b"535")
+        assert tf.readline().startswith(b"421 4.7.0"), "three failures did not close"
+        tf.close()
+        t.close()
+    finally:
+        r.close()
+
+
+def test_smtps_implicit_tls_login():
+    with smtplib.SMTP_SSL("127.0.0.1", atto.smtps, timeout=10, context=tls_context()) as s:
+        s.ehlo()
+        assert "starttls" not in s.esmtp_features and "auth" in s.esmtp_features
+        s.login("bob", "secret-bob")
+        before = maildir("alice")
+        s.sendmail("bob@example.test", ["alice@example.test"], message("over smtps", frm="bob@example.test"))
+    got = wait_new("alice", before)
+    assert len(got) == 1 and b"ESMTPSA" in read(got[0])[:300]
+
+
+def test_delivery_failure_rolls_back_every_copy():
+    # carl's Maildir cannot be made (a plain file is in the way): the client
+    # gets 451 and alice's copy, already durable, is taken back.
+    p = subprocess.run([lib.ATTO, "passwd", SITE, "carl"], input=b"pw\n", capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    os.makedirs(os.path.join(SITE, "mail"), exist_ok=True)
+    with open(os.path.join(SITE, "mail", "carl"), "w") as f:
+        f.write("not a folder")
+    before = maildir("alice")
+    with smtplib.SMTP("127.0.0.1", atto.smtp, timeout=10) as s:
+        try:
+            s.sendmail("x@other.test", ["alice@example.test", "carl@example.test"], message("rollback"))
+            raise AssertionError("accepted although a copy failed")
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 451 and b"4.3.0" in e.smtp_error, e
+    assert maildir("alice") == before
+    assert maildir("alice", sub=("tmp",)) == []
+    assert "delivery failed" in atto.output()
+
+
 def test_swaks_pipeline():
     before = maildir("alice")
     rc, out = swaks("--pipeline", "--from", "erin@other.test", "--to", "alice@example.test",
@@ -687,7 +769,7 @@ def test_mailsite_rules():
 
 
 if __name__ == "__main__":
-    atto = lib.Atto(SITE, enable=("smtp", "submission"), env=ENV).start()
+    atto = lib.Atto(SITE, enable=("smtp", "submission", "smtps"), env=ENV).start()
     try:
         failed = lib.main(globals())
     finally:
