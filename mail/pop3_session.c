@@ -297,6 +297,12 @@ static void pop3_read(conn *c, const char *data, size_t len)
         if (r < 0) {
             if (!s->skip_line)
                 reply(s, "-ERR Line too long");
+            const char *lf = memchr(buf_head(&s->in), '\n', buf_size(&s->in));
+            if (lf) {                        /* the end is here: go on after it */
+                buf_consume(&s->in, (size_t)(lf - buf_head(&s->in)) + 1);
+                s->skip_line = 0;
+                continue;
+            }
             s->skip_line = 1;
             buf_reset(&s->in);
             break;
