@@ -942,4 +942,149 @@ def test_mutt_reads_flags_deletes_and_saves_sent():
         shutil.rmtree(home, ignore_errors=True)
 
 
+# ---- bad input over raw sockets -----------------------------------------------
+
+class Raw:
+    """A plain IMAP connection (plaintext login allowed on loopback)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.f = self.s.makefile("rb")
+        assert self.f.readline().startswith(b"* OK")
+
+    def cmd(self, tag, text):
+        self.s.sendall(tag + b" " + text + b"\r\n")
+        return self.until(tag)
+
+    def until(self, tag):
+        lines = []
+        while True:
+            line = self.f.readline()
+            assert line, ("closed", lines)
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    def close(self):
+        self.s.close()
+
+
+def test_bad_input_over_raw_sockets():
+    with Server(files=PLAIN_SITE, enable=("http", "smtp", "imap")) as S:
+        port = S.a.imap
+        watcher = Raw(port)                               # keeps being served throughout
+        assert watcher.cmd(b"w0", b"LOGIN alice secret")[-1].startswith(b"w0 OK")
+        assert watcher.cmd(b"w1", b"SELECT INBOX")[-1].startswith(b"w1 OK")
+
+        def alive(tag):
+            assert watcher.cmd(tag, b"NOOP")[-1].startswith(tag + b" OK"), "watcher not served"
+
+        r = Raw(port)
+        # wrong state: everything that needs a login or a mailbox
+        for i, c in enumerate((b"SELECT INBOX", b"FETCH 1 FLAGS", b"LIST \"\" *", b"IDLE",
+                               b"APPEND INBOX {3+}\r\nabc", b"UID FETCH 1 FLAGS")):
+            out = r.cmd(b"s%d" % i, c)
+            assert out[-1].startswith(b"s%d BAD" % i), (c, out)
+        assert r.cmd(b"u1", b"FROBNICATE now")[-1].startswith(b"u1 BAD")
+        assert r.cmd(b"u2", b"")[-1].startswith(b"u2 BAD")
+        assert r.cmd(b"l", b"LOGIN alice secret")[-1].startswith(b"l OK")
+        for i, c in enumerate((b"FETCH 1 FLAGS", b"STORE 1 +FLAGS (\\Seen)", b"EXPUNGE", b"CLOSE")):
+            out = r.cmd(b"n%d" % i, c)
+            assert out[-1].startswith(b"n%d BAD" % i), (c, out)          # not selected
+        assert r.cmd(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
+        assert r.cmd(b"st", b"STARTTLS")[-1].startswith(b"st BAD")    # only before login
+        # unbalanced parentheses, bad syntax
+        for i, c in enumerate((b"FETCH 1 (FLAGS", b"FETCH 1 FLAGS)", b"FETCH 1 ((FLAGS)",
+                               b"SEARCH (FROM bob", b"SEARCH FROM", b"STORE 1 +FLAGS (\\Seen",
+                               b"FETCH 1 BODY[HEADER.FIELDS (SUBJECT]", b"FETCH 1 BODY[1.2.x]",
+                               b"FETCH 1 BODY[]<5.>", b"FETCH 0 FLAGS", b"FETCH 1:x FLAGS",
+                               b"FETCH 1 \"FLAGS", b"COPY 1", b"SEARCH OR FROM x",
+                               b"FETCH 1 (" + b"(" * 100 + b")" * 100 + b")")):
+            out = r.cmd(b"p%d" % i, c)
+            assert out[-1].startswith(b"p%d BAD" % i), (c, out)
+        alive(b"w2")
+        # sequence sets: huge but bounded
+        t = time.time()
+        out = r.cmd(b"q1", b"UID FETCH 1:4294967295 (FLAGS)")
+        assert out[-1].startswith(b"q1 OK") and len(out) == 21, out[-3:]
+        out = r.cmd(b"q2", b"UID SEARCH UID 1:4294967295")
+        assert out[0] == b"* SEARCH " + b" ".join(b"%d" % i for i in range(1, 21)) + b"\r\n", out
+        out = r.cmd(b"q3", b"FETCH 1:4294967295 (FLAGS)")
+        assert out[-1].startswith(b"q3 BAD"), out[-3:]                 # beyond the mailbox
+        out = r.cmd(b"q4", b"FETCH 1:4294967296 (FLAGS)")
+        assert out[-1].startswith(b"q4 BAD"), out[-3:]                 # not a number
+        out = r.cmd(b"q5", b"UID FETCH " + b",".join(b"%d" % i for i in range(1, 8000)) + b" UID")
+        assert out[-1].startswith(b"q5 OK") and len(out) == 21, out[-3:]
+        assert time.time() - t < 5, "sequence sets took too long"
+        # literals: huge (refused before "+"), negative, malformed
+        r.s.sendall(b"h1 APPEND INBOX {999999999}\r\n")
+        line = r.f.readline()
+        assert line.startswith(b"h1 NO") and b"TOOBIG" in line, line
+        assert r.cmd(b"h2", b"APPEND INBOX {-5}")[-1].startswith(b"h2 BAD")
+        assert r.cmd(b"h3", b"APPEND INBOX {5x}")[-1].startswith(b"h3 BAD")
+        assert r.cmd(b"h4", b"APPEND INBOX {99999999999999999999999}")[-1].split()[1] in (b"BAD", b"NO")
+        r.s.sendall(b"h5 LOGIN {999999999+}\r\n")
+        rest = r.f.read()                                               # BAD [TOOBIG], then closed
+        assert rest.startswith(b"h5 BAD") and b"TOOBIG" in rest, rest
+        r.close()
+        alive(b"w3")
+        # a client that vanishes mid-APPEND leaves nothing behind
+        r = Raw(port)
+        assert r.cmd(b"l", b"LOGIN alice secret")[-1].startswith(b"l OK")
+        r.s.sendall(b"a1 APPEND INBOX (\\Seen) {10000}\r\n")
+        assert r.f.readline().startswith(b"+ ")
+        r.s.sendall(b"Subject: half\r\n\r\n" + b"x" * 4000)
+        time.sleep(0.3)
+        r.s.close()
+        r = Raw(port)
+        assert r.cmd(b"l", b"LOGIN alice secret")[-1].startswith(b"l OK")
+        r.s.sendall(b"a2 APPEND INBOX {10+}\r\nSubject: ")             # LITERAL+, cut short
+        time.sleep(0.3)
+        r.s.close()
+        time.sleep(0.3)
+        out = watcher.cmd(b"w4", b"STATUS INBOX (MESSAGES UIDNEXT)")
+        assert b"(MESSAGES 20 UIDNEXT 21)" in out[0], out
+        home = os.path.join(S.site, "mail", "alice")
+        assert os.listdir(os.path.join(home, "tmp")) == [] and len(os.listdir(os.path.join(home, "new"))) + \
+            len(os.listdir(os.path.join(home, "cur"))) == 20
+        # a line longer than the command limit is refused, and the connection survives or closes cleanly
+        r = Raw(port)
+        r.s.sendall(b"big NOOP " + b"x" * 100000 + b"\r\nafter NOOP\r\n")
+        tail = b""
+        try:
+            while b"after OK" not in tail:
+                chunk = r.s.recv(65536)
+                if not chunk:
+                    break
+                tail += chunk
+        except OSError:
+            pass
+        assert b"big BAD" in tail or b"BYE" in tail or tail == b"", tail[:200]
+        r.close()
+        alive(b"w5")
+        # a normal APPEND still works after all that
+        out = watcher.cmd(b"w6", b"APPEND INBOX {16+}\r\nSubject: ok\r\n\r\nx")
+        assert out[-1].startswith(b"w6 OK") and b"APPENDUID" in out[-1], out
+        assert watcher.cmd(b"w7", b"LOGOUT")[-1].startswith(b"w7 OK")
+        watcher.close()
+        assert S.a.alive()
+
+
+def test_pop3_bad_input():
+    with Server(files=PLAIN_SITE, enable=("http", "smtp", "pop3")) as S:
+        out = lib.raw(S.a.pop3, b"STAT\r\nRETR 1\r\nFOO\r\nUSER\r\nPASS x\r\nUSER alice\r\n"
+                      b"PASS wrong\r\nUSER alice\r\nPASS secret\r\nRETR 0\r\nRETR 21\r\nRETR x\r\n"
+                      b"TOP 1\r\nDELE 99\r\nLIST 4294967296\r\n" + b"NOOP " + b"y" * 3000 + b"\r\n"
+                      b"STAT\r\nQUIT\r\n")
+        lines = out.split(b"\r\n")
+        assert lines[0].startswith(b"+OK"), lines
+        errs = [l for l in lines if l.startswith(b"-ERR")]
+        assert len(errs) == 13, lines                              # every bad one refused
+        assert b"+OK 20 " in out and lines[-2].startswith(b"+OK"), lines[-4:]
+        p = poplib.POP3("127.0.0.1", S.a.pop3, timeout=10)
+        p.user("alice"), p.pass_("secret")
+        assert p.stat()[0] == 20
+        p.quit()
+
+
 lib.main(globals())
