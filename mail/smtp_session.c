@@ -280,7 +280,11 @@ static void smtp_do_rcpt(smtp_sess *s, smtp_cmd *cmd)
     smtp_sync_info(s);
     if (h && h->rcpt_to) h->rcpt_to(smtp_app(s), &s->info, &mr, &v);
     if (smtp_verdict_reply(s, &v)) return;
-    if (r.local && v.kind != MAIL_ACCEPT && !users_exists(smtp_site(s), r.user)) { smtp_reply(s, "550 5.1.1 <%s>: no such user here", r.addr); return; }
+    /* RFC 5321 4.5.1: postmaster is always accepted (mail/postmaster/ until a user or rule claims it). */
+    if (r.local && v.kind != MAIL_ACCEPT && strcmp(r.user, "postmaster") != 0 && !users_exists(smtp_site(s), r.user)) {
+        smtp_reply(s, "550 5.1.1 <%s>: no such user here", r.addr);
+        return;
+    }
     smtp_rcpt *n = realloc(s->rcpt, (s->nrcpt + 1) * sizeof *n);
     if (!n) { smtp_reply(s, "452 4.3.1 Out of memory"); return; }
     s->rcpt = n;
