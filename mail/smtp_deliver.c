@@ -158,12 +158,21 @@ static void smtp_rollback(smtp_copies *cp)
     cp->n = 0;
 }
 
-/* Every local copy: recipients x folders, then local redirects. */
+/* Is `user` among the local recipients before index `n`? */
+static int smtp_user_before(const smtp_envelope *e, size_t n, const char *user)
+{
+    for (size_t j = 0; j < n; j++)
+        if (e->rcpt[j].local && strcmp(e->rcpt[j].user, user) == 0) return 1;
+    return 0;
+}
+
+/* Every local copy: recipients x folders, then local redirects. A mailbox
+ * gets one copy however many recipients name it (RFC 5228 2.10.3). */
 static int smtp_local_copies(const smtp_envelope *e, const smtp_plan *p, smtp_copies *cp,
                              const char *data, size_t len, char *err, size_t errlen)
 {
     for (size_t i = 0; i < e->nrcpt; i++) {
-        if (!e->rcpt[i].local) continue;
+        if (!e->rcpt[i].local || smtp_user_before(e, i, e->rcpt[i].user)) continue;
         if (p->keep && smtp_copy(e, cp, e->rcpt[i].user, NULL, data, len, err, errlen) < 0) return -1;
         for (size_t f = 0; f < p->nfolders; f++)
             if (smtp_copy(e, cp, e->rcpt[i].user, p->folders[f], data, len, err, errlen) < 0) return -1;
@@ -172,6 +181,7 @@ static int smtp_local_copies(const smtp_envelope *e, const smtp_plan *p, smtp_co
         char user[65]; const char *dom;
         if (smtp_split(p->redirect[r], user, sizeof user, &dom) < 0 || !smtp_domain_is_local(e->cfg, dom)) continue;
         if (!users_exists(e->site_dir, user)) { log_warn("smtp %s: redirect to %s: no such user, dropped", e->id, p->redirect[r]); continue; }
+        if (p->keep && smtp_user_before(e, e->nrcpt, user)) continue;  /* already has its INBOX copy */
         if (smtp_copy(e, cp, user, NULL, data, len, err, errlen) < 0) return -1;
     }
     return 0;
