@@ -23,8 +23,11 @@ local function user_of(address)
   if domain and domain:lower() == "example.test" then return user:lower() end
 end
 
+-- Unknown local users are refused with a friendlier text than the built-in
+-- one; postmaster must always be accepted (RFC 5321), and atto keeps its
+-- mail in mail/postmaster/ (`atto passwd sites/mailsite postmaster` to read it).
 mail.on("rcpt_to", function(tx, rcpt)
-  if rcpt.is_local and not mail.user_exists(rcpt.user) then
+  if rcpt.is_local and rcpt.user ~= "postmaster" and not mail.user_exists(rcpt.user) then
     return tx:reject(550, "5.1.1 <" .. rcpt.address .. ">: no such user at example.test")
   end
 end)

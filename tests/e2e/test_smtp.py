@@ -421,6 +421,32 @@ def test_smtplib_starttls_login_submission():
     assert len(got) == 1 and b"Subject: smtplib submission" in read(got[0])
 
 
+def test_postmaster_always_accepted():
+    # RFC 5321 4.5.1: <postmaster> and postmaster@<local domain>, with no such user.
+    r = Raw(atto.smtp)
+    try:
+        r.cmd("EHLO c\r\n")
+        assert r.cmd("MAIL FROM:<>\r\n")[0] == 250
+        assert r.cmd("RCPT TO:<Postmaster>\r\n")[0] == 250
+        assert r.cmd("RCPT TO:<PostMaster@Example.Test>\r\n")[0] == 250
+        assert r.cmd("RCPT TO:<nobody@example.test>\r\n")[0] == 550
+        assert r.cmd("DATA\r\n")[0] == 354
+        assert r.cmd("Subject: to the postmaster\r\n\r\nhi\r\n.\r\n")[0] == 250
+    finally:
+        r.close()
+    got = maildir("postmaster")   # two names of one mailbox: one copy
+    assert len(got) == 1 and b"to the postmaster" in read(got[0]), got
+
+
+def test_duplicate_recipients_get_one_copy():
+    before = maildir("bob")
+    with smtplib.SMTP("127.0.0.1", atto.smtp, timeout=10) as s:
+        s.sendmail("x@other.test", ["bob@example.test", "BOB@example.test", "bob@EXAMPLE.TEST"], message("once"))
+    got = wait_new("bob", before)
+    time.sleep(0.2)
+    assert len(maildir("bob")) == len(before) + 1, got
+
+
 def test_relay_refused_without_auth():
     with smtplib.SMTP("127.0.0.1", atto.smtp, timeout=10) as s:
         s.ehlo()
@@ -732,6 +758,8 @@ def test_mailsite_rules():
         except smtplib.SMTPRecipientsRefused as e:
             code, text = e.recipients["zed@example.test"]
             assert code == 550 and b"no such user at example.test" in text, (code, text)
+        send("carol@other.test", ["postmaster@example.test"], "abuse report")
+        assert len(maildir("postmaster", site=site)) == 1
         # 1. spam folder
         send("carol@other.test", ["alice@example.test"], "[SPAM] cheap watches")
         junk = maildir("alice", "Junk", site=site)
@@ -752,6 +780,8 @@ def test_mailsite_rules():
         r = read(replies[0])
         assert b"Subject: Away until Monday: lunch" in r and b"From: <bob@example.test>" in r, r[:400]
         assert len(maildir("bob", site=site)) == 3   # the invoice and both lunches
+        send("dave@other.test", ["bob@example.test"], "Invoice 43")   # forward to himself: one copy
+        assert len(maildir("bob", site=site)) == 4
         # to a remote sender the reply is queued for the smarthost
         send("carol@other.test", ["bob@example.test"], "question")
         q = [read(p) for p in glob.glob(os.path.join(site, ".atto", "queue", "*.msg"))]
