@@ -43,6 +43,13 @@ SITE_LUA = r'''
 site:get("/", function(req, res) res:text(string.rep("0123456789abcdef", 4)) end)
 site:post("/", function(req, res) res:text("got " .. #req.body) end)
 site:get("/big", function(req, res) res:text(string.rep("x", 200000)) end)
+site:get("/bighdr", function(req, res)
+  res:header("X-Big", string.rep("b", 40000)):text("big header")
+end)
+site:get("/mixed", function(req, res)
+  res:header("X-Mixed-Case", "v"):header("Keep-Alive", "timeout=5"):header("Upgrade", "h2c")
+  res:text("mixed")
+end)
 site:get("/hdr", function(req, res)
   res:text((req:header("x-test") or "-") .. "|" .. (req:header("cookie") or "-"))
 end)
@@ -134,6 +141,7 @@ class Conn:
         self.dec = hpack.Decoder()
         self.seen = []
         self.server_settings = {}
+        self.max_frame = dict(settings_pairs).get(MAX_FRAME_SIZE, 16384)
         if sock is None:
             sock = socket.create_connection(("127.0.0.1", server().https if tls else server().http), timeout=TIMEOUT)
             if tls:
@@ -184,6 +192,7 @@ class Conn:
         while True:
             if len(self.buf) >= 9:
                 n = int.from_bytes(self.buf[:3], "big")
+                assert n <= self.max_frame, "server frame of %d octets > SETTINGS_MAX_FRAME_SIZE %d" % (n, self.max_frame)
                 if len(self.buf) >= 9 + n:
                     f = self.buf[:9 + n]
                     self.buf = self.buf[9 + n:]
@@ -215,17 +224,22 @@ class Conn:
             ev = self._read(deadline)
             if not isinstance(ev, Ev):
                 return ev
+            assert self.hb is None or ev.type == CONTINUATION, \
+                "server sent %r inside its own header block (§6.10)" % ev
             if ev.type == HEADERS or (ev.type == CONTINUATION and self.hb is not None):
                 if ev.type == HEADERS:
                     self.hb = (ev, bytearray(ev.payload))
+                    self.hb_frames = 1
                 else:
                     self.hb[1].extend(ev.payload)
+                    self.hb_frames += 1
                 if not ev.flags & END_HEADERS:
                     continue
                 first, blk = self.hb
                 self.hb = None
-                ev = Ev(HEADERS, first.flags | ev.flags, first.sid, bytes(blk),
-                        dict(self.dec.decode(bytes(blk), raw=False)))
+                fields = self.dec.decode(bytes(blk), raw=False)
+                ev = Ev(HEADERS, first.flags | ev.flags, first.sid, bytes(blk), dict(fields))
+                ev.fields, ev.nframes = fields, self.hb_frames
             self.seen.append(ev)
             return ev
 
@@ -307,6 +321,7 @@ def expect_response(c, sid, status="200", body=None):
     ev = c.wait(lambda e: e.type == HEADERS and e.sid == sid, "response HEADERS on %d" % sid,
                 bad=(GOAWAY, RST_STREAM))
     assert ev.headers.get(":status") == status, ev.headers
+    check_response_fields(ev.fields)
     if body is None:
         return ev.headers
     got, ended = b"", ev.flags & END_STREAM
@@ -316,6 +331,19 @@ def expect_response(c, sid, status="200", body=None):
         ended = d.flags & END_STREAM
     assert got == body, (got[:80], body[:80])
     return ev.headers
+
+
+CONNECTION_SPECIFIC = ("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade")
+
+
+def check_response_fields(fields):
+    """RFC 9113 §8.2, §8.3.2: lower-case names, :status first and the only
+    pseudo-header, no connection-specific fields."""
+    assert fields and fields[0][0] == ":status", fields
+    for i, (n, v) in enumerate(fields):
+        assert n == n.lower(), "upper-case field name %r" % n
+        assert not n.startswith(":") or i == 0, "pseudo-header %r after the first field" % n
+        assert n not in CONNECTION_SPECIFIC, "connection-specific field %r" % n
 
 
 def expect_data_len(c, sid, n):
@@ -1312,6 +1340,54 @@ def field_te_trailers(tls):
     c = Conn(tls)
     c.headers(1, c.req(extra=[("te", "trailers")]))
     expect_response(c, 1, body=ROOT_BODY)
+
+
+@case("8.2", "response field names lower-cased, connection-specific ones dropped", tls=True, extra=True)
+def response_fields(tls):
+    c = Conn(tls)
+    c.headers(1, c.req("/mixed"))
+    h = expect_response(c, 1, body=b"mixed")
+    assert h.get("x-mixed-case") == "v", h
+
+
+@case("6.10", "a response header block above the frame size comes as HEADERS + CONTINUATION", tls=True,
+      extra=True)
+def response_continuation(tls):
+    c = Conn(tls)
+    c.headers(1, c.req("/bighdr"))
+    h = expect_response(c, 1, body=b"big header")
+    assert h.get("x-big") == "b" * 40000
+    ev = next(e for e in c.seen if e.type == HEADERS and e.sid == 1)
+    assert ev.nframes >= 2 and len(ev.payload) > 16384, (ev.nframes, len(ev.payload))
+
+
+@case("8.1", "HEAD: HEADERS with END_STREAM and no DATA", extra=True)
+def head_request(tls):
+    c = Conn(tls)
+    c.headers(1, c.req("/", "HEAD"))
+    ev = c.wait(lambda e: e.type == HEADERS and e.sid == 1, "HEADERS", bad=(GOAWAY, RST_STREAM))
+    assert ev.flags & END_STREAM and ev.headers.get(":status") == "200", ev
+    expect_quiet(c, "DATA after a HEAD response", sid=1)
+
+
+@case("8.1.1", "content-length with END_STREAM on HEADERS (no body): stream PROTOCOL_ERROR", extra=True)
+def content_length_no_body(tls):
+    malformed(tls, lambda c: c.req("/", "POST", [("content-length", "5")]))
+
+
+@case("8.2", "upper-case field name in trailers: stream PROTOCOL_ERROR", extra=True)
+def trailer_uppercase(tls):
+    c = Conn(tls)
+    c.headers(1, c.req("/", "POST"), end_stream=False)
+    c.send(frame(DATA, 0, 1, b"x"))
+    c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block([("X-Trailer", "t")])))
+    expect_rst_alive(c, 1, PROTOCOL_ERROR)
+
+
+@case("8.5", "CONNECT without :authority, or with :path: stream PROTOCOL_ERROR", extra=True)
+def connect_malformed(tls):
+    malformed(tls, lambda c: [(":method", "CONNECT")])
+    malformed(tls, lambda c: [(":method", "CONNECT"), (":authority", "localhost:443"), (":path", "/")])
 
 
 @case("8.2.3", "split cookie fields reach the app joined with \"; \"", extra=True)
