@@ -1,0 +1,292 @@
+#!/bin/sh
+# bench/imap.sh — atto's IMAP and POP3 beside Dovecot on the same Maildir.
+#
+# It writes a 1,000-message Maildir (plain, multipart/alternative, small
+# attachments; 1–30 KB each), gives one copy to atto (SITE/mail/alice) and an
+# identical copy to Dovecot (a throwaway config in a temp folder:
+# `dovecot -F -c CONF`, maildir, passwd-file users, 127.0.0.1 only, free
+# ports, ssl = no; the system's dovecot service is never touched), then times
+# one Python client on a raw socket (plaintext login on loopback) doing:
+#
+#   fetch-meta   FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)
+#   fetch-body   FETCH 1:* BODY.PEEK[]
+#   search-hdr   SEARCH FROM user7 (a header search)
+#   search-body  SEARCH BODY needle (a full-text scan of every body)
+#   pop3-retr    POP3 login + RETR of all 1,000 messages + QUIT
+#
+# Each workload runs once to warm up (Dovecot builds its index and cache on
+# the first SELECT; atto its uidlist) and then REPEAT times; the best time
+# counts. Prints seconds and MB/s for both and the ratio dovecot/atto
+# (above 1: atto is faster).
+#
+#   ATTO=./atto N=1000 REPEAT=5 bench/imap.sh
+#
+# Needs dovecot-imapd and dovecot-pop3d (tools/deps.sh bench). Runs as root
+# (Dovecot drops to the mail user `nobody`); everything lives in a temporary
+# folder removed at the end, and every server it starts is stopped on exit.
+cd "$(dirname "$0")/.." || exit 1
+ATTO=${ATTO:-./atto} N=${N:-1000} REPEAT=${REPEAT:-5} exec /usr/bin/python3 - "$@" <<'PYEOF'
+import atexit, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
+
+ATTO = os.path.abspath(os.environ["ATTO"])
+N = int(os.environ["N"])
+REPEAT = int(os.environ["REPEAT"])
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+for tool in (ATTO, DOVECOT):
+    if not os.access(tool, os.X_OK):
+        sys.exit("bench/imap.sh: %s not found (make atto; tools/deps.sh bench)" % tool)
+if os.geteuid() != 0:
+    sys.exit("bench/imap.sh: run as root (Dovecot switches to the mail user)")
+
+tmp = tempfile.mkdtemp(prefix="atto-bench-imap.")
+os.chmod(tmp, 0o755)
+procs = []
+
+
+def cleanup():
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+atexit.register(cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, what):
+    end = time.time() + 20
+    while time.time() < end:
+        if proc.poll() is not None:
+            sys.exit("bench/imap.sh: %s exited at start" % what)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("bench/imap.sh: %s did not listen on %d" % (what, port))
+
+
+# ---- the mailbox ----------------------------------------------------------------
+
+def message(i, rnd):
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    para = lambda n: "\r\n".join(" ".join(rnd.choice(words) for _ in range(12)) for _ in range(n))
+    hdr = ("From: User %d <user%d@example.org>\r\nTo: alice@example.test\r\n"
+           "Subject: Message %d about %s\r\nDate: Mon, %02d Jan 2024 10:%02d:00 +0000\r\n"
+           "Message-ID: <%d@bench.example>\r\n" % (i % 50, i % 50, i, rnd.choice(words),
+                                                    1 + i % 28, i % 60, i))
+    body = para(rnd.randint(10, 300)) + ("\r\nneedle\r\n" if i % 10 == 0 else "\r\n")
+    kind = i % 4
+    if kind == 0:
+        return hdr + "\r\n" + body
+    if kind == 1:
+        return (hdr + "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b%d\r\n"
+                "\r\n--b%d\r\nContent-Type: text/plain\r\n\r\n%s\r\n--b%d\r\n"
+                "Content-Type: text/html\r\n\r\n<p>%s</p>\r\n--b%d--\r\n" % (i, i, body, i, body, i))
+    if kind == 2:
+        att = "\r\n".join("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo" * 2 for _ in range(rnd.randint(5, 60)))
+        return (hdr + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=m%d\r\n"
+                "\r\n--m%d\r\nContent-Type: text/plain\r\n\r\n%s\r\n--m%d\r\n"
+                "Content-Type: application/octet-stream; name=a.bin\r\n"
+                "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--m%d--\r\n" % (i, i, body, i, att, i))
+    return hdr + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body
+
+
+def make_maildir(path):
+    rnd = random.Random(42)
+    for d in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, d))
+    t0 = 1700000000
+    total = 0
+    for i in range(1, N + 1):
+        data = message(i, rnd).encode()
+        total += len(data)
+        name = "%d.M%dP1.bench:2,%s" % (t0 + i, i, "S" if i % 3 == 0 else "")
+        p = os.path.join(path, "cur", name)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.utime(p, (t0 + i, t0 + i))
+    return total
+
+
+site = os.path.join(tmp, "site")
+os.makedirs(site)
+with open(os.path.join(site, "index.lua"), "w") as f:
+    f.write("site:get('/', function(req, res) res:text('hi') end)\n")
+with open(os.path.join(site, "mail.lua"), "w") as f:
+    f.write("mail.domains{'example.test'}\nmail.options{plaintext_auth = true}\n")
+subprocess.run([ATTO, "passwd", site, "alice"], input=b"secret\n", check=True, capture_output=True)
+total = make_maildir(os.path.join(site, "mail", "alice"))
+dmail = os.path.join(tmp, "dovecot-mail")
+os.makedirs(dmail)
+shutil.copytree(os.path.join(site, "mail", "alice"), os.path.join(dmail, "alice"))
+subprocess.run(["chown", "-R", "nobody:nogroup", dmail], check=True)
+
+# ---- the servers -------------------------------------------------------------------
+
+ports = {k: free_port() for k in ("http", "imap", "pop3", "dimap", "dpop3")}
+atto = subprocess.Popen([ATTO, site, "--http", str(ports["http"]), "--https", "0", "--smtp", "0",
+                         "--submission", "0", "--imap", str(ports["imap"]), "--pop3",
+                         str(ports["pop3"]), "--gopher", "0", "--bind", "127.0.0.1"],
+                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "atto.log"), "wb"))
+procs.append(atto)
+conf = os.path.join(tmp, "dovecot.conf")
+with open(os.path.join(tmp, "users"), "w") as f:
+    f.write("alice:{PLAIN}secret:65534:65534::%s/alice::\n" % dmail)
+with open(conf, "w") as f:
+    f.write("""base_dir = {t}/run
+state_dir = {t}/state
+log_path = {t}/dovecot.log
+instance_name = atto-bench
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:{m}/%u
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {t}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {t}/users
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {ip}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pp}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+""".format(t=tmp, m=dmail, ip=ports["dimap"], pp=ports["dpop3"]))
+dove = subprocess.Popen([DOVECOT, "-F", "-c", conf], stdout=subprocess.DEVNULL,
+                        stderr=open(os.path.join(tmp, "dovecot.err"), "wb"))
+procs.append(dove)
+wait_port(ports["imap"], atto, "atto")
+wait_port(ports["dimap"], dove, "dovecot")
+wait_port(ports["dpop3"], dove, "dovecot")
+
+# ---- the client --------------------------------------------------------------------
+
+
+class Imap:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=120)
+        self.n = 0
+        self.buf = b""
+        self.recv_until(b"\r\n")
+
+    def recv_until(self, end):
+        while True:
+            k = self.buf.find(end)
+            if k >= 0:
+                out, self.buf = self.buf[:k + len(end)], self.buf[k + len(end):]
+                return out
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            self.buf += chunk
+
+    def cmd(self, text):
+        self.n += 1
+        tag = b"Zq%d" % self.n
+        self.s.sendall(tag + b" " + text + b"\r\n")
+        self.buf = b"\r\n" + self.buf             # every response starts a line
+        out = self.recv_until(b"\r\n" + tag + b" ")
+        line = self.recv_until(b"\r\n")
+        if not line.startswith(b"OK"):
+            raise RuntimeError("%s: %s" % (text, line))
+        return out
+
+
+def pop3_retr_all(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=120)
+    f = s.makefile("rb")
+    f.readline()
+    for c in (b"USER alice", b"PASS secret", b"STAT"):
+        s.sendall(c + b"\r\n")
+        line = f.readline()
+        assert line.startswith(b"+OK"), line
+    n = int(line.split()[1])
+    got = 0
+    for i in range(1, n + 1):
+        s.sendall(b"RETR %d\r\n" % i)
+        assert f.readline().startswith(b"+OK")
+        while True:
+            line = f.readline()
+            if line == b".\r\n":
+                break
+            got += len(line)
+    s.sendall(b"QUIT\r\n")
+    f.readline()
+    s.close()
+    return n, got
+
+
+def best(fn):
+    fn()                                            # warm-up
+    times = []
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        size = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), size
+
+
+results = {}
+for name, (iport, pport) in (("atto", (ports["imap"], ports["pop3"])),
+                              ("dovecot", (ports["dimap"], ports["dpop3"]))):
+    c = Imap(iport)
+    c.cmd(b"LOGIN alice secret")
+    sel = c.cmd(b"SELECT INBOX")
+    assert b"* %d EXISTS" % N in sel, sel[:300]
+    r = results[name] = {}
+    r["fetch-meta"] = best(lambda: len(c.cmd(b"FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)")))
+    r["fetch-body"] = best(lambda: len(c.cmd(b"FETCH 1:* BODY.PEEK[]")))
+    hits = {}
+    for key, q in (("search-hdr", b"SEARCH FROM user7@"), ("search-body", b"SEARCH BODY needle")):
+        r[key] = best(lambda: len(c.cmd(q)))
+        hits[key] = c.cmd(q).split(b"\r\n")[0].split()[2:]
+    c.cmd(b"LOGOUT")
+    r["pop3-retr"] = best(lambda: pop3_retr_all(pport)[1])
+    r["hits"] = hits
+
+for key in ("search-hdr", "search-body"):
+    a, d = results["atto"]["hits"][key], results["dovecot"]["hits"][key]
+    if a != d:
+        print("warning: %s found %d messages in atto, %d in dovecot" % (key, len(a), len(d)))
+
+print("IMAP/POP3, %d messages (%.1f MB) in one Maildir, best of %d, one client on loopback"
+      % (N, total / 1e6, REPEAT))
+print("%-12s %10s %10s %9s %9s  %s" % ("workload", "atto s", "dovecot s", "atto MB/s",
+                                      "dove MB/s", "dovecot/atto"))
+for key in ("fetch-meta", "fetch-body", "search-hdr", "search-body", "pop3-retr"):
+    (ta, sa), (td, sd) = results["atto"][key], results["dovecot"][key]
+    print("%-12s %10.4f %10.4f %9.1f %9.1f  %6.2f" % (key, ta, td, sa / ta / 1e6, sd / td / 1e6, td / ta))
+print("(dovecot/atto above 1: atto is faster; MB/s is what the client received)")
+PYEOF
