@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -316,6 +317,21 @@ static int stopping;
 static tls_ctx *server_tls;
 static server_config *server_cfg;
 
+/* Runaway scripts: see worker.busy_since in server.h. */
+static uv_timer_t watchdog;
+
+static void on_watchdog(uv_timer_t *t)
+{
+    uint64_t now = uv_hrtime();
+    uint64_t limit = server_cfg->limits.handler_ms * 1000000ull;
+    for (int i = 0; i < nworkers; i++) {
+        uint64_t since = workers[i].busy_since;
+        worker_impl *wi = workers[i].impl;
+        if (since && now > since + limit && wi->started)
+            pthread_kill(wi->thread, SIGUSR2);
+    }
+}
+
 static void wake_all(int drain, int reload)
 {
     for (int i = 0; i < nworkers; i++) {
@@ -352,6 +368,8 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_timer_stop(&watchdog);
+    uv_close((uv_handle_t *)&watchdog, NULL);
 }
 
 /* The default certificate (--cert/--key, or the dev one) first, then one
@@ -497,6 +515,9 @@ int server_run(server_config *cfg, const app_ops *ops)
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    uint64_t tick = cfg->limits.handler_ms / 4 ? cfg->limits.handler_ms / 4 : 1;
+    uv_timer_init(main_loop, &watchdog);
+    uv_timer_start(&watchdog, on_watchdog, tick, tick > 250 ? 250 : tick);
     for (int i = 0; i < nworkers; i++) {
         worker_impl *wi = workers[i].impl;
         uv_thread_create(&wi->thread, worker_main, &workers[i]);

@@ -74,6 +74,10 @@ struct worker {
     uint64_t         next_conn_id;
     uint64_t         requests, connections;
     int              draining;    /* SIGTERM: finish what is in flight */
+    /* The app sets this (uv_hrtime) while it runs a script and clears it
+     * after; past limits.handler_ms the main thread sends this worker's
+     * thread SIGUSR2, which the app handles by stopping the script. */
+    volatile uint64_t busy_since;
     void            *impl;        /* server.c's private state */
 };
 

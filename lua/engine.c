@@ -98,6 +98,7 @@ static void *app_create(const server_config *cfg, worker *w, char *err, size_t e
         return NULL;
     app->cfg = cfg;
     app->w = w;
+    lcore_watchdog_install();
     app->cur = lstate_load(app, err, errlen);
     if (!app->cur) {
         free(app);

@@ -7,6 +7,7 @@
  */
 #include "lua/lcore.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,14 +137,53 @@ static void send_500(lstate *s, lhandle *h, const char *msg, const char *tb)
     lua_settop(L, 0);
 }
 
+/* ---- the runaway-handler watchdog ---------------------------------------
+ * A count hook on every coroutine would make the Lua VM call into the hook
+ * machinery on every instruction (Lua 5.4 runs hooked code on a slow path,
+ * ~4x slower). Instead the server's main thread watches each worker's
+ * busy_since and, when a task has run past limits.handler_ms, sends the
+ * worker thread SIGUSR2; the handler below (on that thread, which is the
+ * use lua_sethook documents as safe) arms a hook on the running coroutine,
+ * and the hook raises an error on every instruction from then on, so pcall
+ * cannot swallow it. */
+static _Thread_local lua_State *volatile running_co;
+
+static void on_watchdog_signal(int sig)
+{
+    (void)sig;
+    lua_State *co = running_co;
+    if (co)
+        lua_sethook(co, deadline_hook, LUA_MASKCOUNT, 1);
+}
+
+static void watchdog_install(void)
+{
+    static int done;
+    if (done++)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_watchdog_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, NULL);
+}
+
 static void task_resume(ltask *t, int nargs)
 {
     lstate *s = t->s;
     lua_State *co = t->co;
+    worker *w = s->app->w;
     int nres = 0;
     t->sleeping = 0;
     t->deadline = uv_hrtime() + s->app->cfg->limits.handler_ms * 1000000ull;
+    lua_sethook(co, NULL, 0, 0);
+    running_co = co;
+    w->busy_since = uv_hrtime();
     int rc = lua_resume(co, s->L, nargs, &nres);
+    w->busy_since = 0;
+    running_co = NULL;
+    lua_sethook(co, NULL, 0, 0);
     if (rc == LUA_YIELD) {
         lua_pop(co, nres);
         if (t->sleeping)
@@ -199,7 +239,6 @@ static ltask *task_new(lstate *s, int nargs, lhandle *h)
         t->co = lua_newthread(L);
         t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         *task_slot(t->co) = t;
-        lua_sethook(t->co, deadline_hook, LUA_MASKCOUNT, 10000);
         uv_timer_init(s->app->w->loop, &t->sleep);
         t->sleep.data = t;
     }
@@ -209,6 +248,8 @@ static ltask *task_new(lstate *s, int nargs, lhandle *h)
     s->refs++;
     return t;
 }
+
+void lcore_watchdog_install(void) { watchdog_install(); }
 
 void lcore_spawn(lstate *s, int nargs)
 {

@@ -50,6 +50,8 @@ int  lcore_apply_listen(lstate *s, server_config *cfg, const int *flag_set, char
 int  lcore_has_gopher(lstate *s);
 /* Run fn (on top of s->L's stack) with nargs args below it, as a task. */
 void lcore_spawn(lstate *s, int nargs);
+/* Install the SIGUSR2 handler that stops runaway handlers (see lcore.c). */
+void lcore_watchdog_install(void);
 /* Format a Lua error for humans: "index.lua:12: boom" with the site path cut. */
 const char *lcore_short_error(lstate *s, const char *msg);
 #endif
