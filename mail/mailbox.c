@@ -133,7 +133,8 @@ static void ul_read(const char *dir, uidlist *ul)
         }
     }
     fclose(f);
-    qsort(ul->e, ul->n, sizeof *ul->e, cmp_ul_base);
+    if (ul->n)
+        qsort(ul->e, ul->n, sizeof *ul->e, cmp_ul_base);
 }
 
 static int ul_write(const char *dir, uidlist *ul, char *err, size_t errlen)
@@ -248,7 +249,8 @@ static int dl_load(const char *dir, dlist *dl, char *err, size_t errlen)
         dl_free(dl);
         return -1;
     }
-    qsort(dl->d, dl->n, sizeof *dl->d, cmp_dent);
+    if (dl->n)                        /* an empty folder has no array at all */
+        qsort(dl->d, dl->n, sizeof *dl->d, cmp_dent);
     return 0;
 }
 
@@ -374,7 +376,8 @@ static void sync_new(mailbox *mb, dlist *dl, uidlist *ul, mbox_changes *ch)
         }
         mb_push(mb, &m);
     }
-    qsort(mb->m + first, mb->n - first, sizeof *mb->m, cmp_msg_uid);
+    if (mb->n > first)
+        qsort(mb->m + first, mb->n - first, sizeof *mb->m, cmp_msg_uid);
     if (ch)
         ch->added += mb->n - first;
 }
