@@ -128,30 +128,57 @@ static void conn_flush(conn_impl *ci)
     }
 }
 
+/* Queue bytes (through TLS when on) without flushing. */
+static int conn_append(conn_impl *ci, const void *data, size_t len)
+{
+    if (!len)
+        return 0;
+    if (ci->tls) {   /* mid-handshake (STARTTLS): the engine holds it until done */
+        const char *err = NULL;
+        return tls_conn_write(ci->tls, data, len, &ci->out, &err) < 0 ? -1 : 0;
+    }
+    buf_append(&ci->out, data, len);
+    return 0;
+}
+
 int conn_write(conn *c, const void *data, size_t len)
 {
     conn_impl *ci = IMPL(c);
     if (ci->closed)
         return -1;
-    if (!len)
-        return 0;
-    if (ci->tls) {   /* mid-handshake (STARTTLS): the engine holds it until done */
-        const char *err = NULL;
-        if (tls_conn_write(ci->tls, data, len, &ci->out, &err) < 0)
-            return -1;
-    } else {
-        buf_append(&ci->out, data, len);
-    }
-    if (!ci->in_read)
+    if (conn_append(ci, data, len) < 0)
+        return -1;
+    if (!ci->in_read && len)
         conn_flush(ci);
     return 0;
 }
 
+/* Several pieces, one flush: a response head and its body leave in one
+ * write (and, over TLS, small pieces share one record). */
 int conn_writev(conn *c, const struct iovec *iov, int n)
 {
+    conn_impl *ci = IMPL(c);
+    if (ci->closed)
+        return -1;
+    size_t total = 0;
     for (int i = 0; i < n; i++)
-        if (conn_write(c, iov[i].iov_base, iov[i].iov_len) < 0)
+        total += iov[i].iov_len;
+    if (ci->tls && total <= 16384) {
+        static _Thread_local char scratch[16384];
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            memcpy(scratch + off, iov[i].iov_base, iov[i].iov_len);
+            off += iov[i].iov_len;
+        }
+        if (conn_append(ci, scratch, off) < 0)
             return -1;
+    } else {
+        for (int i = 0; i < n; i++)
+            if (conn_append(ci, iov[i].iov_base, iov[i].iov_len) < 0)
+                return -1;
+    }
+    if (!ci->in_read && total)
+        conn_flush(ci);
     return 0;
 }
 

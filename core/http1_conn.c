@@ -40,6 +40,7 @@ typedef struct h1c {
     int          in_process, eof, paused, served, timer_armed_head;
     int          handed_over;     /* the h2 engine owns the connection now */
     uint64_t     resp_bytes;      /* body bytes sent, for the access log */
+    buf          head_out;        /* response head waiting for its body */
     const char  *body_inplace;    /* body that came whole with its head */
     size_t       body_inplace_len;
 } h1c;
@@ -153,7 +154,8 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
     else if (h->head->minor == 0)
         q += sprintf(q, "Connection: keep-alive\r\n");
     *q++ = '\r'; *q++ = '\n';
-    conn_write(h->c, p, (size_t)(q - p));
+    /* held back: it leaves with the first body bytes, in one write */
+    buf_append(&h->head_out, p, (size_t)(q - p));
     buf_free(&out);
 }
 
@@ -164,21 +166,28 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
     h1c *h = r->drv_data;
     if (h->state != S_HANDLING)
         return -1;
+    struct iovec iov[5];
+    int k = 0;
+    char sz[24];
+    if (buf_size(&h->head_out))
+        iov[k++] = (struct iovec){ buf_head(&h->head_out), buf_size(&h->head_out) };
     if (!h->resp_nobody && n) {
         h->resp_bytes += n;
         if (h->resp_chunked) {
-            char sz[24];
-            int k = snprintf(sz, sizeof sz, "%zx\r\n", n);
-            conn_write(h->c, sz, (size_t)k);
-            conn_write(h->c, p, n);
-            conn_write(h->c, "\r\n", 2);
+            int l = snprintf(sz, sizeof sz, "%zx\r\n", n);
+            iov[k++] = (struct iovec){ sz, (size_t)l };
+            iov[k++] = (struct iovec){ (void *)p, n };
+            iov[k++] = (struct iovec){ "\r\n", 2 };
         } else {
-            conn_write(h->c, p, n);
+            iov[k++] = (struct iovec){ (void *)p, n };
         }
     }
+    if (fin && h->resp_chunked)
+        iov[k++] = (struct iovec){ "0\r\n\r\n", 5 };
+    if (k)
+        conn_writev(h->c, iov, k);
+    buf_reset(&h->head_out);
     if (fin) {
-        if (h->resp_chunked)
-            conn_write(h->c, "0\r\n\r\n", 5);
         r->finished = 1;
         accesslog_request(r, h->resp_bytes);
         h1_finish(h);
@@ -401,6 +410,7 @@ static void h1_finish(h1c *h)
 static void h1_free(h1c *h)
 {
     head_put(h->head);
+    buf_free(&h->head_out);
     buf_free(&h->in);
     buf_free(&h->more);
     buf_free(&h->body);
