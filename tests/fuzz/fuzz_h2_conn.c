@@ -11,6 +11,7 @@
 #include "core/hpack_huff.c"
 #include "core/hpack.c"
 #include "core/h2_frame.c"
+#include "core/accesslog.c"
 #include "core/h2_stream.c"
 #include "core/h2_conn.c"
 
