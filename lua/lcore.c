@@ -754,11 +754,13 @@ int luaopen_atto_web(lua_State *L) __attribute__((weak));
 int luaopen_atto_static(lua_State *L) __attribute__((weak));
 int luaopen_atto_gopher(lua_State *L) __attribute__((weak));
 int luaopen_atto_mail(lua_State *L) __attribute__((weak));
+int luaopen_atto_hpack(lua_State *L) __attribute__((weak));
 static const struct { const char *name; lua_CFunction open; } c_modules[] = {
     {"atto.web", luaopen_atto_web},
     {"atto.static", luaopen_atto_static},
     {"atto.gopher", luaopen_atto_gopher},
     {"atto.mail", luaopen_atto_mail},
+    {"atto.hpack", luaopen_atto_hpack},
 };
 
 static int msgh_traceback(lua_State *L)

@@ -11,6 +11,7 @@ local stories = {
   { "/counter", "Sessions (a counter)" }, { "/https", "HTTPS" },
   { "/timers", "Timers" }, { "/vhost", "Virtual hosting by Host header" },
   { "/ban", "Banning IPs" }, { "/template", "Templates" }, { "/api/items", "JSON API" },
+  { "/hpack", "HPACK encode/decode" },
 }
 
 -- ---- middleware logging: runs around every request (onion style) -------
@@ -85,6 +86,45 @@ site:get("/get", function(req, res)
   res:html(([[<form><input name=name value="%s"> <input name=color value="%s"> <button>Go</button></form>
 <p>name = %s, color = %s</p>]]):format(atto.escape(q.name or ""), atto.escape(color or ""),
     atto.escape(q.name or "(none)"), atto.escape(color or "(none)")))
+end)
+
+-- ---- HPACK: the header compression HTTP/2 uses, step by step -----------
+-- Type headers ("name: value" a line) to see atto's encoder at work, or a
+-- header block in hex to decode it; the trace shows every representation
+-- and the dynamic table after each field.
+local hpack = require "atto.hpack"
+local function tohex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+local function fromhex(h)
+  h = h:gsub("%s", "")
+  if #h % 2 == 1 or h:find("[^%x]") then return nil end
+  return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
+end
+site:get("/hpack", function(req, res)
+  local text = req.query.headers or ":method: GET\n:scheme: https\n:path: /\n:authority: www.example.com"
+  local fields = {}
+  for line in text:gmatch("[^\r\n]+") do
+    local name, value = line:match("^(:?[^:]+):%s*(.*)$")
+    if name then fields[#fields + 1] = { name:lower(), value } end
+  end
+  local bytes, trace = hpack.encode(fields, { huffman = req.query.raw == nil })
+  local out = { "<h1>HPACK</h1><form><textarea name=headers rows=6 cols=60>", atto.escape(text),
+    "</textarea><br><label><input type=checkbox name=raw> no Huffman</label> <button>Encode</button></form>",
+    "<p>", #fields, " fields → ", #bytes, " bytes:</p><pre id=hex>", tohex(bytes), "</pre><pre>",
+    atto.escape(table.concat(trace, "\n")), "</pre>",
+    "<form><input name=hex size=60 value='", tohex(bytes), "'> <button formaction=/hpack/decode>Decode</button></form>" }
+  res:html(table.concat(out))
+end)
+site:get("/hpack/decode", function(req, res)
+  local bytes = fromhex(req.query.hex or "")
+  if not bytes then return res:status(400):html("<p>Give the header block as hex digits.</p>") end
+  local fields, trace_or_err = hpack.decode(bytes)   -- nil, reason, trace on bad input
+  if not fields then
+    return res:status(400):html("<p>Not a valid header block: " .. atto.escape(trace_or_err) .. "</p>")
+  end
+  local rows = {}
+  for _, f in ipairs(fields) do rows[#rows + 1] = atto.escape(f[1] .. ": " .. f[2]) end
+  res:html("<h1>Decoded</h1><pre id=fields>" .. table.concat(rows, "\n") .. "</pre><pre>" ..
+           atto.escape(table.concat(trace_or_err, "\n")) .. "</pre>")
 end)
 
 -- ---- POST form -----------------------------------------------------------

@@ -2,6 +2,7 @@
 with curl (-F uploads, --cookie-jar/--cookie, -L, -k) and http.client. The
 site is copied to a temporary folder so the tests never touch the tree."""
 import http.client, os, shutil, socket, tempfile, time
+import urllib.parse
 import lib
 
 SITE = None
@@ -195,6 +196,18 @@ def test_templates():
     assert b"<title>Templates</title>" in body and b"<h1>Templates</h1>" in body, body
     assert b"Hello &lt;b&gt;Ann&lt;/b&gt;!" in body, body
     assert b"  <li>1. etlua syntax</li>\n  <li>2. escaped by default</li>\n" in body, body
+
+
+def test_hpack_page_encodes_and_decodes():
+    # RFC 7541 C.4.1: the first request of the Huffman example
+    q = urllib.parse.urlencode({"headers": ":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com"})
+    rc, out, err = lib.curl("http://127.0.0.1:%d/hpack?%s" % (atto.http, q))
+    assert b"<pre id=hex>828684418cf1e3c2e5f23a6ba0ab90f4ff</pre>" in out, out[:600]
+    assert b"dynamic table" in out.lower() or b"table" in out, out[:800]
+    rc, out, err = lib.curl("http://127.0.0.1:%d/hpack/decode?hex=828684418cf1e3c2e5f23a6ba0ab90f4ff" % atto.http)
+    assert b":authority: www.example.com" in out and b":method: GET" in out, out
+    rc, out, err = lib.curl("-w", "%{http_code}", "http://127.0.0.1:%d/hpack/decode?hex=ffffffff" % atto.http)
+    assert out.endswith(b"400") and b"Not a valid header block" in out, out
 
 
 def test_json_api():
