@@ -287,6 +287,7 @@ print("%-12s %10s %10s %9s %9s  %s" % ("workload", "atto s", "dovecot s", "atto 
                                       "dove MB/s", "dovecot/atto"))
 for key in ("fetch-meta", "fetch-body", "search-hdr", "search-body", "pop3-retr"):
     (ta, sa), (td, sd) = results["atto"][key], results["dovecot"][key]
-    print("%-12s %10.4f %10.4f %9.1f %9.1f  %6.2f" % (key, ta, td, sa / ta / 1e6, sd / td / 1e6, td / ta))
+    rate = lambda n, t: "%9.1f" % (n / t / 1e6) if not key.startswith("search") else "%9s" % "-"
+    print("%-12s %10.4f %10.4f %s %s  %6.2f" % (key, ta, td, rate(sa, ta), rate(sd, td), td / ta))
 print("(dovecot/atto above 1: atto is faster; MB/s is what the client received)")
 PYEOF
