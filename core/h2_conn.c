@@ -258,6 +258,7 @@ static void h2_free(h2_conn *h)
     buf_free(&h->in);
     buf_free(&h->wbuf);
     buf_free(&h->hb);
+    buf_free(&h->hblk);
     free(h);
 }
 

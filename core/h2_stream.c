@@ -267,56 +267,95 @@ void h2_stream_dispatch(h2_conn *h, h2_stream *s)
 
 /* ---- the response driver ---- */
 
+/* Connection-specific fields and content-length (the driver frames the
+ * body itself), any case; by length first, as nearly every field fails it. */
 static int is_dropped_response_header(const char *n, size_t len)
 {
-    return is_connection_specific(n, len) || (len == 14 && strncasecmp(n, "content-length", 14) == 0);
+    switch (len) {
+    case 7:  return strncasecmp(n, "upgrade", 7) == 0;
+    case 10: return strncasecmp(n, "connection", 10) == 0 || strncasecmp(n, "keep-alive", 10) == 0;
+    case 14: return strncasecmp(n, "content-length", 14) == 0;
+    case 16: return strncasecmp(n, "proxy-connection", 16) == 0;
+    case 17: return strncasecmp(n, "transfer-encoding", 17) == 0;
+    default: return 0;
+    }
 }
 
+static int has_upper(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)(s[i] - 'A') <= 'Z' - 'A')
+            return 1;
+    return 0;
+}
+
+/* One response field; names are lower-cased when they need it (HTTP/2). */
 static void encode_field(h2_conn *h, buf *blk, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    char low[128];
-    char *lname = nlen <= sizeof low ? low : malloc(nlen);
-    if (!lname)
-        abort();
-    for (size_t i = 0; i < nlen; i++)
-        lname[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+    char low[128], *lname = NULL;
+    if (has_upper(name, nlen)) {
+        lname = nlen <= sizeof low ? low : malloc(nlen);
+        if (!lname)
+            abort();
+        for (size_t i = 0; i < nlen; i++)
+            lname[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+        name = lname;
+    }
     if (h->trace)
-        h2_tracef(h, "  %.*s: %.*s", (int)nlen, lname, (int)vlen, value);
-    hpack_encode_field(&h->enc, blk, lname, nlen, value, vlen, 0);
-    if (lname != low)
+        h2_tracef(h, "  %.*s: %.*s", (int)nlen, name, (int)vlen, value);
+    hpack_encode_field(&h->enc, blk, name, nlen, value, vlen, 0);
+    if (lname && lname != low)
         free(lname);
 }
 
-/* HEADERS (+ CONTINUATION) for a response; end_stream closes our side. */
+/* Decimal digits of v into the end of out[24]; returns the first digit. */
+static char *fmt_u64(char *out, uint64_t v)
+{
+    char *p = out + 24;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    return p;
+}
+
+/* HEADERS (+ CONTINUATION) for a response; end_stream closes our side. The
+ * block is encoded into the connection's scratch buffer (no allocation). */
 static void send_response_headers(h2_conn *h, h2_stream *s, int status, const http_hdr *hd, size_t n,
                                   int64_t content_length, int end_stream)
 {
-    buf blk = BUF_INIT;
-    char num[32];
+    buf *blk = &h->hblk;
+    char num[32], *d;
     int have_server = 0, have_date = 0;
-    hpack_enc_begin_block(&h->enc, &blk);
-    snprintf(num, sizeof num, "%03d", status);
-    encode_field(h, &blk, ":status", 7, num, strlen(num));
+    buf_reset(blk);
+    hpack_enc_begin_block(&h->enc, blk);
+    if (status >= 100 && status <= 999) {
+        num[0] = (char)('0' + status / 100);
+        num[1] = (char)('0' + status / 10 % 10);
+        num[2] = (char)('0' + status % 10);
+        encode_field(h, blk, ":status", 7, num, 3);
+    } else {
+        snprintf(num, sizeof num, "%03d", status);
+        encode_field(h, blk, ":status", 7, num, strlen(num));
+    }
     for (size_t i = 0; i < n; i++) {
         if (is_dropped_response_header(hd[i].name, hd[i].name_len))
             continue;
         have_server |= hd[i].name_len == 6 && strncasecmp(hd[i].name, "server", 6) == 0;
         have_date |= hd[i].name_len == 4 && strncasecmp(hd[i].name, "date", 4) == 0;
-        encode_field(h, &blk, hd[i].name, hd[i].name_len, hd[i].value, hd[i].value_len);
+        encode_field(h, blk, hd[i].name, hd[i].name_len, hd[i].value, hd[i].value_len);
     }
     if (content_length >= 0 && status != 204 && status >= 200) {
-        snprintf(num, sizeof num, "%lld", (long long)content_length);
-        encode_field(h, &blk, "content-length", 14, num, strlen(num));
+        d = fmt_u64(num, (uint64_t)content_length);
+        encode_field(h, blk, "content-length", 14, d, (size_t)(num + 24 - d));
     }
     if (!have_date) {
-        const char *d = http_date_now();
-        encode_field(h, &blk, "date", 4, d, strlen(d));
+        d = (char *)http_date_now();
+        encode_field(h, blk, "date", 4, d, strlen(d));
     }
     if (!have_server)
-        encode_field(h, &blk, "server", 6, "atto", 4);
-    h2_build_headers(&h->wbuf, s->id, buf_head(&blk), buf_size(&blk), end_stream, h->peer.max_frame_size);
+        encode_field(h, blk, "server", 6, "atto", 4);
+    h2_build_headers(&h->wbuf, s->id, buf_head(blk), buf_size(blk), end_stream, h->peer.max_frame_size);
     h2_write(h);
-    buf_free(&blk);
     s->headers_sent = 1;
     if (end_stream)
         s->end_sent = 1;

@@ -69,6 +69,7 @@ struct h2_conn {
     int               depth, dead, closing, pumping;
     int               preface_ok, got_settings;
     buf               in, wbuf;
+    buf               hblk;             /* scratch: a response header block */
     hpack_dec         dec;
     hpack_enc         enc;
     h2_settings       peer;
