@@ -44,7 +44,7 @@ LUASRC := lua/prelude.lua $(filter-out lua/prelude.lua,$(sort $(wildcard lua/*.l
 lua/prelude.h: $(LUASRC) tools/embed_lua.sh
 	tools/embed_lua.sh $@ $(LUASRC)
 
-$(BUILD)/lua/lcore.o: lua/prelude.h
+$(BUILD)/lua/lstate.o: lua/prelude.h
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h lua/*.h mail/*.h gopher/*.h)
 	@mkdir -p $(dir $@)

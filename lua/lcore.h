@@ -39,6 +39,8 @@ struct lstate {
 };
 
 void lstate_unref(lstate *s);     /* engine.c: drop a reference */
+void lcore_push_core(lua_State *L);                /* lcore.c: the `core` table */
+void lcore_init_state(lstate *s, lua_State *L);    /* lcore.c: slots and metatables */
 lua_State *lcore_new_state(lstate *s, const server_config *cfg, char *err, size_t errlen);
 void lcore_handle(lstate *s, http_req *r);
 void lcore_start_timers(lstate *s);   /* arm site:every/after registered at load */
