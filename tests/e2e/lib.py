@@ -185,3 +185,22 @@ def main(ns):
             print("FAIL %s: %s" % (n, msg), flush=True)
             traceback.print_exc(file=sys.stdout)
     return failed
+
+
+def run_with_server(ns, setup, cleanup=None):
+    """The common `__main__` of a test file that shares one server: call
+    setup() (which sets the module's `atto`), run the tests, stop the server
+    checking its clean exit (a sanitizer report or a bad exit code is one
+    more failure: server_exit), run cleanup(), exit with the verdict."""
+    setup()
+    try:
+        failed = main(ns)
+    finally:
+        try:
+            ns["atto"].stop()
+        except AssertionError as e:
+            print("FAIL server_exit: %s" % e)
+            failed = 1
+        if cleanup:
+            cleanup()
+    sys.exit(1 if failed else 0)

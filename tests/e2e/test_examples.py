@@ -221,15 +221,4 @@ def test_json_api():
 
 
 if __name__ == "__main__":
-    import sys
-    setup()
-    try:
-        failed = lib.main(globals())
-    finally:
-        try:
-            atto.stop()
-        except AssertionError as e:
-            print("FAIL server_exit: %s" % e)
-            failed = 1
-        shutil.rmtree(SITE, ignore_errors=True)
-    sys.exit(1 if failed else 0)
+    lib.run_with_server(globals(), setup, lambda: shutil.rmtree(SITE, ignore_errors=True))

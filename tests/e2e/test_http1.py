@@ -368,14 +368,4 @@ def test_new_scaffolds_a_runnable_site():
 
 
 if __name__ == "__main__":
-    import sys
-    setup()
-    try:
-        failed = lib.main(globals())
-    finally:
-        try:
-            atto.stop()
-        except AssertionError as e:
-            print("FAIL server_exit: %s" % e)
-            failed = 1
-    sys.exit(1 if failed else 0)
+    lib.run_with_server(globals(), setup)

@@ -599,15 +599,4 @@ def test_https_redirect():
 
 
 if __name__ == "__main__":
-    import sys
-    setup()
-    try:
-        failed = lib.main(globals())
-    finally:
-        try:
-            atto.stop()
-        except AssertionError as e:
-            print("FAIL server_exit: %s" % e)
-            failed = 1
-        shutil.rmtree(CERTS, ignore_errors=True)
-    sys.exit(1 if failed else 0)
+    lib.run_with_server(globals(), setup, lambda: shutil.rmtree(CERTS, ignore_errors=True))
