@@ -13,7 +13,8 @@
  * frame on a stream we reset is ignored, while one on a stream closed
  * normally is STREAM_CLOSED (§5.1).
  *
- * Output is written to the conn at once, except DATA: h2_pump() frames the
+ * Output is framed into one buffer and handed to the conn in one write when
+ * control leaves the engine (h2_leave). DATA: h2_pump() frames the
  * response bodies queued on each stream, round-robin one frame per stream
  * per pass, within the connection and stream send windows, the peer's
  * SETTINGS_MAX_FRAME_SIZE and a high-water mark of queued bytes (resumed by
@@ -81,24 +82,38 @@ static void trace_frame(h2_conn *h, char dir, const h2_frame *f)
 
 /* ---- output ---- */
 
+/* Frames are appended to h->wbuf and leave in one conn_write when control
+ * leaves the engine (h2_flush), so a read that answers many streams costs
+ * one copy into the conn (and one TLS record batch), not one per frame.
+ * h2_write() marks the frames built so far as done: it traces them. */
 void h2_write(h2_conn *h)
 {
     if (h->trace) {
-        size_t off = 0;
         h2_frame f;
         const char *why;
         long n;
-        while ((n = h2_frame_read(&f, (const uint8_t *)buf_head(&h->wbuf) + off, buf_size(&h->wbuf) - off,
+        while ((n = h2_frame_read(&f, (const uint8_t *)buf_head(&h->wbuf) + h->wtraced, buf_size(&h->wbuf) - h->wtraced,
                                   H2_MAX_FRAME_SIZE, &why)) > 0) {
             trace_frame(h, '>', &f);
-            off += (size_t)n;
+            h->wtraced += (size_t)n;
         }
     }
-    if (!h->dead && buf_size(&h->wbuf) && conn_queued(h->c) == 0)
-        h->last_drain = h2_now();     /* the stall clock starts with a non-empty queue */
-    if (!h->dead && buf_size(&h->wbuf))
-        conn_write(h->c, buf_head(&h->wbuf), buf_size(&h->wbuf));
+}
+
+/* Hand everything framed so far to the conn. wbuf is emptied first: a write
+ * that completes at once calls drained(), which may frame more into it (the
+ * conn has copied the bytes by then; buf_reset keeps the memory). */
+void h2_flush(h2_conn *h)
+{
+    const char *p = buf_head(&h->wbuf);
+    size_t n = buf_size(&h->wbuf);
     buf_reset(&h->wbuf);
+    h->wtraced = 0;
+    if (h->dead || !n)
+        return;
+    if (conn_queued(h->c) == 0)
+        h->last_drain = h2_now();     /* the stall clock starts with a non-empty queue */
+    conn_write(h->c, p, n);
 }
 
 void h2_conn_error(h2_conn *h, uint32_t code, const char *why)
@@ -111,6 +126,7 @@ void h2_conn_error(h2_conn *h, uint32_t code, const char *why)
     h2_write(h);
     h->goaway_sent = 1;
     h->closing = 1;
+    h2_flush(h);
     conn_close(h->c);
 }
 
@@ -213,7 +229,7 @@ void h2_pump(h2_conn *h)
     for (int progress = 1; progress;) {
         progress = 0;
         for (h2_stream *s = h->streams; s; s = s->next) {
-            if (conn_queued(h->c) >= H2_HIGH_WATER || h->closing)
+            if (conn_queued(h->c) + buf_size(&h->wbuf) >= H2_HIGH_WATER || h->closing)
                 goto out;
             progress |= pump_stream(h, s, now);
         }
@@ -275,6 +291,8 @@ void h2_leave(h2_conn *h)
         return;
     }
     if (!h->dead) {
+        while (buf_size(&h->wbuf) && !h->dead)
+            h2_flush(h);        /* a write that completes at once calls drained(), which pumps more */
         stream_unlink_all(h, 0);
         if (!h->closing && (h->draining || h->peer_goaway) && h->nstreams == 0 && !h->streams) {
             h->closing = 1;
@@ -823,6 +841,7 @@ static void h2_timeout(conn *c)
         conn_fail(h, H2_SETTINGS_TIMEOUT, "no SETTINGS ACK");
     } else if (h->draining && now >= h->drain_started + H2_DRAIN_MS) {
         h->closing = 1;
+        h2_flush(h);
         conn_close(c);
     } else if (conn_queued(c) > 0 && now >= h->last_drain + h->stall_ms) {
         h->closing = 1;

@@ -69,6 +69,7 @@ struct h2_conn {
     int               depth, dead, closing, pumping;
     int               preface_ok, got_settings;
     buf               in, wbuf;
+    size_t            wtraced;          /* bytes of wbuf already traced */
     buf               hblk;             /* scratch: a response header block */
     hpack_dec         dec;
     hpack_enc         enc;
@@ -112,7 +113,8 @@ enum { H2_HB_NEW = 1, H2_HB_TRAILERS, H2_HB_DISCARD };
 uint64_t h2_now(void);
 void h2_enter(h2_conn *h);
 void h2_leave(h2_conn *h);
-void h2_write(h2_conn *h);                  /* send h->wbuf (tracing each frame) */
+void h2_write(h2_conn *h);                  /* frames in h->wbuf are complete (traced) */
+void h2_flush(h2_conn *h);                  /* hand h->wbuf to the conn (on leaving the engine) */
 void h2_conn_error(h2_conn *h, uint32_t code, const char *why);
 void h2_stream_reset(h2_conn *h, h2_stream *s, uint32_t code);
 void h2_stream_close(h2_conn *h, h2_stream *s, int how);
