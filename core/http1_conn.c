@@ -107,28 +107,50 @@ static void h1_fail(h1c *h, int status, const char *why)
 
 /* ---- the response driver ------------------------------------------------ */
 
+/* Append a literal / a decimal number: the response head is built by hand
+ * (snprintf was a tenth of a static file's cost). */
+#define PUT_LIT(q, s) (memcpy((q), (s), sizeof(s) - 1), (q) += sizeof(s) - 1)
+
+static char *put_u64(char *q, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *q++ = tmp[--n];
+    return q;
+}
+
 static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int64_t clen)
 {
     h1c *h = r->drv_data;
-    char line[256];
     r->status = status;
     r->started = 1;
     h->resp_nobody = r->head || status == 204 || status == 304 || status < 200;
     h->resp_chunked = 0;
     if (h->c->w->draining)
         h->keep_alive = 0;
-    int len = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nServer: atto\r\nDate: %s\r\n",
-                       status, http_reason(status), http_date_now());
-    buf out = BUF_INIT;
-    char stackbuf[2048];
-    /* build into a stack buffer when it fits, else a heap one */
-    size_t need = (size_t)len + 128;
+    const char *reason = http_reason(status), *date = http_date_now();
+    size_t rlen = strlen(reason), dlen = strlen(date);
+    size_t need = 64 + rlen + dlen + 96;
     for (size_t i = 0; i < n; i++)
         need += hd[i].name_len + hd[i].value_len + 4;
-    char *p = need <= sizeof stackbuf ? stackbuf : buf_tail(&out, need);
-    char *q = p;
-    memcpy(q, line, (size_t)len);
-    q += len;
+    /* built straight into head_out, which leaves with the first body bytes */
+    char *p = buf_tail(&h->head_out, need), *q = p;
+    PUT_LIT(q, "HTTP/1.1 ");
+    *q++ = (char)('0' + status / 100 % 10);
+    *q++ = (char)('0' + status / 10 % 10);
+    *q++ = (char)('0' + status % 10);
+    *q++ = ' ';
+    memcpy(q, reason, rlen);
+    q += rlen;
+    PUT_LIT(q, "\r\nServer: atto\r\nDate: ");
+    memcpy(q, date, dlen);
+    q += dlen;
+    PUT_LIT(q, "\r\n");
     for (size_t i = 0; i < n; i++) {
         /* HTTP/1.1 readers expect Content-Type, not content-type */
         for (size_t k = 0; k < hd[i].name_len; k++) {
@@ -142,21 +164,24 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
         *q++ = '\r'; *q++ = '\n';
     }
     if (status >= 200 && status != 204 && status != 304) {
-        if (clen >= 0)
-            q += sprintf(q, "Content-Length: %lld\r\n", (long long)clen);
-        else if (h->head->minor >= 1)
-            h->resp_chunked = !r->head, q += r->head ? 0 : sprintf(q, "Transfer-Encoding: chunked\r\n");
-        else
+        if (clen >= 0) {
+            PUT_LIT(q, "Content-Length: ");
+            q = put_u64(q, (uint64_t)clen);
+            PUT_LIT(q, "\r\n");
+        } else if (h->head->minor >= 1) {
+            h->resp_chunked = !r->head;
+            if (!r->head)
+                PUT_LIT(q, "Transfer-Encoding: chunked\r\n");
+        } else {
             h->keep_alive = 0;   /* HTTP/1.0: the close delimits the body */
+        }
     }
     if (!h->keep_alive)
-        q += sprintf(q, "Connection: close\r\n");
+        PUT_LIT(q, "Connection: close\r\n");
     else if (h->head->minor == 0)
-        q += sprintf(q, "Connection: keep-alive\r\n");
-    *q++ = '\r'; *q++ = '\n';
-    /* held back: it leaves with the first body bytes, in one write */
-    buf_append(&h->head_out, p, (size_t)(q - p));
-    buf_free(&out);
+        PUT_LIT(q, "Connection: keep-alive\r\n");
+    PUT_LIT(q, "\r\n");
+    buf_commit(&h->head_out, (size_t)(q - p));
 }
 
 static void h1_finish(h1c *h);
