@@ -11,16 +11,73 @@
 #include "core/accesslog.h"
 #include "core/h2_stream.h"
 #include "core/server.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* Streams are recycled through a per-thread pool with their buffers, so a
+ * request costs no allocation in the steady state. The pool is bounded, and
+ * a stream whose buffers grew large gives them back first. A thread-exit
+ * destructor frees it (worker threads end on shutdown). */
+#define H2_POOL_MAX     256
+#define H2_POOL_KEEP    16384   /* largest buffer kept in a pooled stream */
+static _Thread_local h2_stream *pool;
+static _Thread_local unsigned npool;
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void stream_release(h2_stream *s)
+{
+    buf_free(&s->strings);
+    buf_free(&s->body);
+    buf_free(&s->out);
+    free(s->fields);
+    free(s->hdrs);
+    free(s);
+}
+
+static void pool_drain(void *unused)
+{
+    while (pool) {
+        h2_stream *s = pool;
+        pool = s->next;
+        stream_release(s);
+    }
+    npool = 0;
+}
+
+static void pool_key_create(void) { pthread_key_create(&pool_key, pool_drain); }
+
+static void buf_trim(buf *b)
+{
+    if (b->cap > H2_POOL_KEEP)
+        buf_free(b);
+    buf_reset(b);
+}
+
 h2_stream *h2_stream_new(h2_conn *h, uint32_t id)
 {
-    h2_stream *s = calloc(1, sizeof *s);
-    if (!s)
+    h2_stream *s = pool;
+    if (s) {
+        pool = s->next;
+        npool--;
+        buf strings = s->strings, body = s->body, out = s->out;
+        h2_field *fields = s->fields;
+        http_hdr *hdrs = s->hdrs;
+        size_t capfields = s->capfields, caphdrs = s->caphdrs;
+        memset(s, 0, sizeof *s);
+        s->strings = strings;
+        s->body = body;
+        s->out = out;
+        s->fields = fields;
+        s->capfields = capfields;
+        s->hdrs = hdrs;
+        s->caphdrs = caphdrs;
+    } else if (!(s = calloc(1, sizeof *s))) {
         return NULL;
+    }
     s->id = id;
     s->h = h;
     s->state = H2S_OPEN;
@@ -35,12 +92,30 @@ h2_stream *h2_stream_new(h2_conn *h, uint32_t id)
 
 void h2_stream_free(h2_stream *s)
 {
-    buf_free(&s->strings);
-    buf_free(&s->body);
-    buf_free(&s->out);
-    free(s->fields);
-    free(s->hdrs);
-    free(s);
+    if (npool >= H2_POOL_MAX) {
+        stream_release(s);
+        return;
+    }
+    if (npool == 0) {
+        pthread_once(&pool_once, pool_key_create);
+        pthread_setspecific(pool_key, &pool);    /* non-NULL: the destructor runs */
+    }
+    buf_trim(&s->strings);
+    buf_trim(&s->body);
+    buf_trim(&s->out);
+    if (s->capfields > 64) {
+        free(s->fields);
+        s->fields = NULL;
+        s->capfields = 0;
+    }
+    if (s->caphdrs > 64) {
+        free(s->hdrs);
+        s->hdrs = NULL;
+        s->caphdrs = 0;
+    }
+    s->next = pool;
+    pool = s;
+    npool++;
 }
 
 static int malformed(h2_stream *s, const char *why)
@@ -193,6 +268,17 @@ static const char *pseudo_ptr(h2_stream *s, int i, size_t *len)
     return s->have[i] ? buf_head(&s->strings) + s->pseudo[i].voff : "";
 }
 
+static void hdrs_room(h2_stream *s, size_t n)
+{
+    if (n <= s->caphdrs)
+        return;
+    http_hdr *p = realloc(s->hdrs, n * sizeof *p);
+    if (!p)
+        abort();
+    s->hdrs = p;
+    s->caphdrs = n;
+}
+
 /* Build the headers array; cookies are joined with "; " (RFC 9113 §8.2.3). */
 static void build_headers(h2_stream *s)
 {
@@ -216,14 +302,10 @@ static void build_headers(h2_stream *s)
             first = 0;
         }
         base = buf_head(&s->strings);
-        s->hdrs = calloc(s->nfields - ncookie + 1, sizeof *s->hdrs);
-        if (!s->hdrs)
-            abort();
+        hdrs_room(s, s->nfields - ncookie + 1);
         s->hdrs[n++] = (http_hdr){"cookie", 6, base + at, buf_size(&s->strings) - at};
     } else {
-        s->hdrs = calloc(s->nfields + 1, sizeof *s->hdrs);
-        if (!s->hdrs)
-            abort();
+        hdrs_room(s, s->nfields + 1);
     }
     (void)cookie_len;
     for (size_t i = 0; i < s->nfields; i++) {

@@ -49,6 +49,7 @@ typedef struct h2_stream {
     uint64_t          body_seen;
     buf               body;
     http_hdr         *hdrs;
+    size_t            caphdrs;
     int64_t           recv_window;
     uint32_t          recv_unacked;
     /* the response */
