@@ -222,20 +222,50 @@ static int pump_stream(h2_conn *h, h2_stream *s, uint64_t now)
 
 void h2_pump(h2_conn *h)
 {
-    if (h->pumping || h->closing || h->dead)
+    if (h->pumping) {
+        h->pump_again = 1;     /* the running pump goes round once more */
+        return;
+    }
+    if (h->closing || h->dead)
         return;
     h->pumping = 1;
     uint64_t now = h2_now();
     for (int progress = 1; progress;) {
         progress = 0;
+        h->pump_again = 0;
         for (h2_stream *s = h->streams; s; s = s->next) {
             if (conn_queued(h->c) + buf_size(&h->wbuf) >= H2_HIGH_WATER || h->closing)
                 goto out;
             progress |= pump_stream(h, s, now);
         }
+        progress |= h->pump_again;
     }
 out:
     h->pumping = 0;
+}
+
+/* New body bytes on one stream. Every other stream is where the last full
+ * pump left it: blocked by its own window, or by the connection's window or
+ * the high-water mark, which block this one too. So framing this stream
+ * alone is what h2_pump() would do, without a pass over every stream; if
+ * anything else got data meanwhile (an on_writable callback), a full pump
+ * follows. */
+void h2_pump_stream(h2_conn *h, h2_stream *s)
+{
+    if (h->pumping) {
+        h->pump_again = 1;
+        return;
+    }
+    if (h->closing || h->dead)
+        return;
+    h->pumping = 1;
+    h->pump_again = 0;
+    uint64_t now = h2_now();
+    while (conn_queued(h->c) + buf_size(&h->wbuf) < H2_HIGH_WATER && !h->closing && pump_stream(h, s, now))
+        ;
+    h->pumping = 0;
+    if (h->pump_again)
+        h2_pump(h);
 }
 
 /* ---- lifetime ---- */
@@ -494,7 +524,7 @@ static int on_headers(h2_conn *h, const h2_frame *f)
         reset = H2_ERR_CODE(rc);        /* decode the block first, then reset */
     if (!(id & 1))
         return conn_fail(h, H2_PROTOCOL_ERROR, "HEADERS on an even (server) stream id");
-    h2_stream *s = find_stream(h, id);
+    h2_stream *s = id > h->max_seen_id ? NULL : find_stream(h, id);   /* a new id has no stream */
     if (s) {
         mode = s->state == H2S_OPEN ? H2_HB_TRAILERS : H2_HB_DISCARD;
         if (s->state != H2S_OPEN)

@@ -513,7 +513,7 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
         s->app_held = 0;
         accesslog_request(r, s->log_bytes);
     }
-    h2_pump(h);
+    h2_pump_stream(h, s);
     if (!fin && buf_size(&s->out))
         s->want_writable = 1;
     h2_stream_maybe_done(h, s);

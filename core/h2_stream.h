@@ -67,7 +67,7 @@ typedef struct h2_bucket { double tokens; uint64_t at; } h2_bucket;
 
 struct h2_conn {
     conn             *c;
-    int               depth, dead, closing, pumping;
+    int               depth, dead, closing, pumping, pump_again;
     int               preface_ok, got_settings;
     buf               in, wbuf;
     size_t            wtraced;          /* bytes of wbuf already traced */
@@ -120,6 +120,7 @@ void h2_conn_error(h2_conn *h, uint32_t code, const char *why);
 void h2_stream_reset(h2_conn *h, h2_stream *s, uint32_t code);
 void h2_stream_close(h2_conn *h, h2_stream *s, int how);
 void h2_pump(h2_conn *h);
+void h2_pump_stream(h2_conn *h, h2_stream *s);  /* s got body bytes: frame them */
 void h2_tracef(h2_conn *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* h2_stream.c */
