@@ -305,6 +305,8 @@ static void h2_free(h2_conn *h)
     buf_free(&h->wbuf);
     buf_free(&h->hb);
     buf_free(&h->hblk);
+    buf_free(&h->hkey);
+    buf_free(&h->hcache);
     free(h);
 }
 

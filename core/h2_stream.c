@@ -400,10 +400,72 @@ static char *fmt_u64(char *out, uint64_t v)
     return p;
 }
 
-/* HEADERS (+ CONTINUATION) for a response; end_stream closes our side. The
- * block is encoded into the connection's scratch buffer (no allocation). */
-static void send_response_headers(h2_conn *h, h2_stream *s, int status, const http_hdr *hd, size_t n,
-                                  int64_t content_length, int end_stream)
+/* ---- the response header cache ----
+ * A server answers the same headers again and again (a static file: same
+ * type, etag, length; the date changes once a second). HPACK output depends
+ * only on the fields and the encoder's table, so when the fields match the
+ * last block's byte for byte and that block left the table as it found it
+ * (every field indexed, or sent without indexing) and the table has not
+ * changed since, the block is the same bytes: they are reused instead of
+ * encoded again. The key is the driver's input, before lower-casing and
+ * filtering: status, content length, each (name, value), the date. */
+
+static void key_u32(char **p, uint32_t v) { memcpy(*p, &v, 4); *p += 4; }
+static void key_bytes(char **p, const void *b, size_t n) { memcpy(*p, b, n); *p += n; }
+
+static void hcache_store(h2_conn *h, int status, const http_hdr *hd, size_t n, int64_t cl,
+                         const char *date, size_t dlen)
+{
+    size_t need = 20 + dlen;
+    for (size_t i = 0; i < n; i++)
+        need += 8 + hd[i].name_len + hd[i].value_len;
+    buf_reset(&h->hkey);
+    char *p = buf_tail(&h->hkey, need), *start = p;
+    key_u32(&p, (uint32_t)status);
+    key_bytes(&p, &cl, 8);
+    key_u32(&p, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        key_u32(&p, (uint32_t)hd[i].name_len);
+        key_u32(&p, (uint32_t)hd[i].value_len);
+        key_bytes(&p, hd[i].name, hd[i].name_len);
+        key_bytes(&p, hd[i].value, hd[i].value_len);
+    }
+    key_u32(&p, (uint32_t)dlen);
+    key_bytes(&p, date, dlen);
+    buf_commit(&h->hkey, (size_t)(p - start));
+    buf_reset(&h->hcache);
+    buf_append(&h->hcache, buf_head(&h->hblk), buf_size(&h->hblk));
+    h->hcache_gen = h->enc.table.gen;
+}
+
+static int key_eq(const char **p, const char *end, const void *b, size_t n)
+{
+    if ((size_t)(end - *p) < n || memcmp(*p, b, n) != 0)
+        return 0;
+    *p += n;
+    return 1;
+}
+
+static int key_eq_u32(const char **p, const char *end, uint32_t v) { return key_eq(p, end, &v, 4); }
+
+static int hcache_hit(h2_conn *h, int status, const http_hdr *hd, size_t n, int64_t cl,
+                      const char *date, size_t dlen)
+{
+    if (!buf_size(&h->hcache) || h->enc.pending || h->enc.table.gen != h->hcache_gen)
+        return 0;
+    const char *p = buf_head(&h->hkey), *end = p + buf_size(&h->hkey);
+    if (!key_eq_u32(&p, end, (uint32_t)status) || !key_eq(&p, end, &cl, 8) || !key_eq_u32(&p, end, (uint32_t)n))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!key_eq_u32(&p, end, (uint32_t)hd[i].name_len) || !key_eq_u32(&p, end, (uint32_t)hd[i].value_len)
+            || !key_eq(&p, end, hd[i].name, hd[i].name_len) || !key_eq(&p, end, hd[i].value, hd[i].value_len))
+            return 0;
+    return key_eq_u32(&p, end, (uint32_t)dlen) && key_eq(&p, end, date, dlen) && p == end;
+}
+
+/* Encode the block into h->hblk. */
+static void encode_response(h2_conn *h, int status, const http_hdr *hd, size_t n, int64_t content_length,
+                            const char *date, size_t dlen)
 {
     buf *blk = &h->hblk;
     char num[32], *d;
@@ -430,12 +492,27 @@ static void send_response_headers(h2_conn *h, h2_stream *s, int status, const ht
         d = fmt_u64(num, (uint64_t)content_length);
         encode_field(h, blk, "content-length", 14, d, (size_t)(num + 24 - d));
     }
-    if (!have_date) {
-        d = (char *)http_date_now();
-        encode_field(h, blk, "date", 4, d, strlen(d));
-    }
+    if (!have_date)
+        encode_field(h, blk, "date", 4, date, dlen);
     if (!have_server)
         encode_field(h, blk, "server", 6, "atto", 4);
+}
+
+/* HEADERS (+ CONTINUATION) for a response; end_stream closes our side. */
+static void send_response_headers(h2_conn *h, h2_stream *s, int status, const http_hdr *hd, size_t n,
+                                  int64_t content_length, int end_stream)
+{
+    const char *date = http_date_now();
+    size_t dlen = strlen(date);
+    const buf *blk = &h->hcache;
+    if (h->trace || !hcache_hit(h, status, hd, n, content_length, date, dlen)) {
+        int pending = h->enc.pending;
+        uint32_t gen = h->enc.table.gen;
+        encode_response(h, status, hd, n, content_length, date, dlen);
+        if (!h->trace && !pending && h->enc.table.gen == gen)
+            hcache_store(h, status, hd, n, content_length, date, dlen);
+        blk = &h->hblk;
+    }
     h2_build_headers(&h->wbuf, s->id, buf_head(blk), buf_size(blk), end_stream, h->peer.max_frame_size);
     h2_write(h);
     s->headers_sent = 1;

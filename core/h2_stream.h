@@ -72,6 +72,8 @@ struct h2_conn {
     buf               in, wbuf;
     size_t            wtraced;          /* bytes of wbuf already traced */
     buf               hblk;             /* scratch: a response header block */
+    buf               hkey, hcache;     /* the last reusable block and its fields (h2_stream.c) */
+    uint32_t          hcache_gen;       /* enc.table.gen when it was encoded */
     hpack_dec         dec;
     hpack_enc         enc;
     h2_settings       peer;

@@ -68,6 +68,7 @@ static const char *tbl_value(const hpack_table *t, const hpack_entry *e) { retur
 static void tbl_evict(hpack_table *t)
 {
     hpack_entry *old = &t->ent[t->first];
+    t->gen++;
     t->size -= old->name_len + old->value_len + ENTRY_OVERHEAD;
     t->first = (t->first + 1) & (t->ent_cap - 1);
     if (--t->count == 0)
@@ -79,6 +80,7 @@ static void tbl_evict(hpack_table *t)
 static void tbl_set_max(hpack_table *t, size_t max)
 {
     t->max_size = max;
+    t->gen++;
     while (t->size > max)
         tbl_evict(t);
 }
@@ -106,6 +108,7 @@ static void tbl_grow(hpack_table *t, size_t limit)
         n.size = t->size;
         n.inserted = (uint32_t)n.count;
     }
+    n.gen = t->gen + 1;
     tbl_free(t);
     *t = n;
 }
@@ -131,6 +134,7 @@ static hpack_entry *tbl_add(hpack_table *t, const char *name, size_t nlen,
                             const char *value, size_t vlen)
 {
     size_t need = nlen + vlen + ENTRY_OVERHEAD;
+    t->gen++;
     while (t->count && t->size + need > t->max_size)
         tbl_evict(t);
     if (need > t->max_size)

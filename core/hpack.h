@@ -49,6 +49,9 @@ typedef struct hpack_table {
     size_t       size;            /* RFC size: sum of name + value + 32 */
     size_t       max_size;        /* current maximum (after size updates) */
     size_t       limit;           /* the most max_size may ever be (memory bound) */
+    uint32_t     gen;             /* bumped by every change (add, evict, resize): an
+                                     encoder's output for the same fields is the same
+                                     while gen is (callers may cache a block) */
 } hpack_table;
 
 typedef struct hpack_dec {
