@@ -450,7 +450,7 @@ static void request_complete(h2_conn *h, h2_stream *s)
 
 static void hb_complete(h2_conn *h)
 {
-    h2_stream discard = {.h = h, .malformed = 1};   /* fields traced, never stored */
+    static _Thread_local h2_stream discard;          /* fields traced, never stored */
     h2_stream *s = h->hb_mode == H2_HB_DISCARD ? NULL : find_stream(h, h->hb_stream);
     int end = h->hb_flags & H2_FLAG_END_STREAM;
     const char *err = NULL;
@@ -458,6 +458,8 @@ static void hb_complete(h2_conn *h)
     h->hb_active = 0;
     if (s)
         s->in_trailers = h->hb_mode == H2_HB_TRAILERS;
+    else
+        discard = (h2_stream){.h = h, .malformed = 1};
     int rc = hpack_decode_block(&h->dec, (const uint8_t *)h2_bptr(&h->hb), buf_size(&h->hb),
                                 h2_stream_field, s ? s : &discard, &err, &off);
     buf_reset(&h->hb);

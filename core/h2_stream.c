@@ -145,14 +145,16 @@ void h2_stream_add_field(h2_stream *s, const char *name, size_t nlen, const char
     buf_append(&s->strings, value, vlen);
 }
 
+/* By length first: nearly every field fails that test. */
 static int is_connection_specific(const char *n, size_t len)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "upgrade"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == len && strncasecmp(names[i], n, len) == 0)
-            return 1;
-    return 0;
+    switch (len) {
+    case 7:  return strncasecmp(n, "upgrade", 7) == 0;
+    case 10: return strncasecmp(n, "connection", 10) == 0 || strncasecmp(n, "keep-alive", 10) == 0;
+    case 16: return strncasecmp(n, "proxy-connection", 16) == 0;
+    case 17: return strncasecmp(n, "transfer-encoding", 17) == 0;
+    default: return 0;
+    }
 }
 
 static int parse_content_length(const char *v, size_t n, int64_t *out)
@@ -171,25 +173,25 @@ static int parse_content_length(const char *v, size_t n, int64_t *out)
 
 static int pseudo_field(h2_stream *s, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    static const char *const names[H2P_COUNT] = {":method", ":scheme", ":path", ":authority"};
     if (s->in_trailers)
         return malformed(s, "pseudo-header in trailers");
     if (s->regular_seen)
         return malformed(s, "pseudo-header after a regular header");
-    for (int i = 0; i < H2P_COUNT; i++) {
-        if (strlen(names[i]) != nlen || memcmp(names[i], name, nlen) != 0)
-            continue;
-        if (s->have[i])
-            return malformed(s, "duplicate pseudo-header");
-        if (i != H2P_AUTHORITY && vlen == 0)
-            return malformed(s, "empty pseudo-header");
-        s->have[i] = 1;
-        s->pseudo[i].voff = (uint32_t)buf_size(&s->strings);
-        s->pseudo[i].vlen = (uint32_t)vlen;
-        buf_append(&s->strings, value, vlen);
-        return 0;
-    }
-    return malformed(s, "unknown pseudo-header");
+    int i = nlen == 7 && memcmp(name, ":method", 7) == 0      ? H2P_METHOD
+          : nlen == 7 && memcmp(name, ":scheme", 7) == 0      ? H2P_SCHEME
+          : nlen == 5 && memcmp(name, ":path", 5) == 0        ? H2P_PATH
+          : nlen == 10 && memcmp(name, ":authority", 10) == 0 ? H2P_AUTHORITY : -1;
+    if (i < 0)
+        return malformed(s, "unknown pseudo-header");
+    if (s->have[i])
+        return malformed(s, "duplicate pseudo-header");
+    if (i != H2P_AUTHORITY && vlen == 0)
+        return malformed(s, "empty pseudo-header");
+    s->have[i] = 1;
+    s->pseudo[i].voff = (uint32_t)buf_size(&s->strings);
+    s->pseudo[i].vlen = (uint32_t)vlen;
+    buf_append(&s->strings, value, vlen);
+    return 0;
 }
 
 /* The HPACK emit callback: one decoded field of stream ud (NULL: discard). */
@@ -201,9 +203,11 @@ int h2_stream_field(void *ud, const char *name, size_t nlen, const char *value, 
                   flags & HPACK_NEVER_INDEXED ? "  (never indexed)" : "");
     if (s->malformed)
         return 0;
-    for (size_t i = 0; i < vlen; i++)
-        if (value[i] == 0 || value[i] == '\r' || value[i] == '\n')
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if (ch <= '\r' && ((1u << ch) & (1u << 0 | 1u << '\r' | 1u << '\n')))
             return malformed(s, "NUL, CR or LF in a field value");
+    }
     if (vlen && (value[0] == ' ' || value[0] == '\t' || value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
         return malformed(s, "field value with leading or trailing whitespace");
     if (nlen == 0)
@@ -350,17 +354,10 @@ void h2_stream_dispatch(h2_conn *h, h2_stream *s)
 /* ---- the response driver ---- */
 
 /* Connection-specific fields and content-length (the driver frames the
- * body itself), any case; by length first, as nearly every field fails it. */
+ * body itself), any case. */
 static int is_dropped_response_header(const char *n, size_t len)
 {
-    switch (len) {
-    case 7:  return strncasecmp(n, "upgrade", 7) == 0;
-    case 10: return strncasecmp(n, "connection", 10) == 0 || strncasecmp(n, "keep-alive", 10) == 0;
-    case 14: return strncasecmp(n, "content-length", 14) == 0;
-    case 16: return strncasecmp(n, "proxy-connection", 16) == 0;
-    case 17: return strncasecmp(n, "transfer-encoding", 17) == 0;
-    default: return 0;
-    }
+    return is_connection_specific(n, len) || (len == 14 && strncasecmp(n, "content-length", 14) == 0);
 }
 
 static int has_upper(const char *s, size_t n)
