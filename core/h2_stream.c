@@ -150,7 +150,8 @@ static int is_connection_specific(const char *n, size_t len)
 {
     switch (len) {
     case 7:  return strncasecmp(n, "upgrade", 7) == 0;
-    case 10: return strncasecmp(n, "connection", 10) == 0 || strncasecmp(n, "keep-alive", 10) == 0;
+    case 10: return (n[0] | 0x20) == 'c' ? strncasecmp(n, "connection", 10) == 0
+                  : (n[0] | 0x20) == 'k' && strncasecmp(n, "keep-alive", 10) == 0;
     case 16: return strncasecmp(n, "proxy-connection", 16) == 0;
     case 17: return strncasecmp(n, "transfer-encoding", 17) == 0;
     default: return 0;
@@ -194,6 +195,29 @@ static int pseudo_field(h2_stream *s, const char *name, size_t nlen, const char 
     return 0;
 }
 
+/* Any NUL, CR or LF in v? Eight bytes at a time: a word has a zero byte iff
+ * (x - 0x01..01) & ~x & 0x80..80 is non-zero; CR and LF are zero after an xor. */
+static int has_nul_cr_lf(const char *v, size_t n)
+{
+#define ONES 0x0101010101010101ull
+#define HAS_ZERO(x) (((x) - ONES) & ~(x) & (ONES << 7))
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, v + i, 8);
+        if (HAS_ZERO(x) | HAS_ZERO(x ^ (ONES * '\r')) | HAS_ZERO(x ^ (ONES * '\n')))
+            return 1;
+    }
+    for (; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch <= '\r' && ((1u << ch) & (1u << 0 | 1u << '\r' | 1u << '\n')))
+            return 1;
+    }
+    return 0;
+#undef HAS_ZERO
+#undef ONES
+}
+
 /* The HPACK emit callback: one decoded field of stream ud (NULL: discard). */
 int h2_stream_field(void *ud, const char *name, size_t nlen, const char *value, size_t vlen, int flags)
 {
@@ -203,11 +227,8 @@ int h2_stream_field(void *ud, const char *name, size_t nlen, const char *value, 
                   flags & HPACK_NEVER_INDEXED ? "  (never indexed)" : "");
     if (s->malformed)
         return 0;
-    for (size_t i = 0; i < vlen; i++) {
-        unsigned char ch = (unsigned char)value[i];
-        if (ch <= '\r' && ((1u << ch) & (1u << 0 | 1u << '\r' | 1u << '\n')))
-            return malformed(s, "NUL, CR or LF in a field value");
-    }
+    if (has_nul_cr_lf(value, vlen))
+        return malformed(s, "NUL, CR or LF in a field value");
     if (vlen && (value[0] == ' ' || value[0] == '\t' || value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
         return malformed(s, "field value with leading or trailing whitespace");
     if (nlen == 0)
