@@ -209,6 +209,7 @@ atto._parse_pairs = parse_pairs
 
 function lazy.headers(req) return core.headers(req._h) end
 function lazy.id(req) return string.format("%x", req._id) end
+function lazy.params(req) return {} end
 function lazy.query(req) return parse_pairs(req._qs, "&", nil, true, "query string") end
 function lazy.cookies(req)
   local out = {}
@@ -575,11 +576,14 @@ local function dispatch(h, method, target, host, scheme, protocol, addr, port, i
   if raw:sub(1, 1) ~= "/" and raw ~= "*" then raw = "/" .. raw end
   local req = setmetatable({ _h = h, method = method, raw_path = target, _qs = qs,
     host = host, scheme = scheme, protocol = protocol, remote_addr = addr,
-    remote_port = port, _id = id, body = body, params = {} }, Req)
+    remote_port = port, _id = id, body = body }, Req)
   local res = setmetatable({ _h = h, _hdr = {}, status_code = 200, req = req }, Res)
-  local path, err = core.urldecode(raw, false)
-  if not path or path:find("%z") then
-    return send_status(req, res, 400, site, "bad percent-encoding in the path")
+  local path = raw
+  if raw:find("%", 1, true) then     -- the parser lets no NUL or control byte through raw
+    path = core.urldecode(raw, false)
+    if not path or path:find("%z") then
+      return send_status(req, res, 400, site, "bad percent-encoding in the path")
+    end
   end
   req.path = path
   local h500 = site._errors[500]
