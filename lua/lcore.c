@@ -38,6 +38,14 @@ typedef struct ltask {
 typedef struct lhandle {
     http_req *r;              /* NULL once the response ended or the client left */
     int       aborted;
+    /* what req.host/scheme/... read on first use — copied, because a
+     * middleware may look after the response (and r) is gone */
+    const char *scheme, *protocol;
+    int       port;
+    uint64_t  id;
+    char      addr[48];
+    size_t    host_len;
+    char      host[256];
 } lhandle;
 
 struct ltimer {
@@ -356,17 +364,32 @@ void lcore_handle(lstate *s, http_req *r)
     luaL_setmetatable(L, HANDLE_MT);
     r->app_data = h;
     r->on_abort = on_abort;
+    h->scheme = r->scheme;
+    h->protocol = r->protocol;
+    h->port = r->c->remote_port;
+    h->id = r->id;
+    memcpy(h->addr, r->c->remote_addr, sizeof h->addr);
+    h->host_len = r->host_len < sizeof h->host ? r->host_len : sizeof h->host;
+    if (h->host_len)
+        memcpy(h->host, r->host, h->host_len);
     push_string_or_empty(L, r->method, r->method_len);
     push_string_or_empty(L, r->target, r->target_len);
-    push_string_or_empty(L, r->host, r->host_len);
-    lua_pushstring(L, r->scheme);
-    lua_pushstring(L, r->protocol);
-    lua_pushstring(L, r->c->remote_addr);
-    lua_pushinteger(L, r->c->remote_port);
-    lua_pushinteger(L, (lua_Integer)r->id);
     push_string_or_empty(L, r->body, r->body_len);
-    ltask *t = task_new(s, 10, h);
-    task_resume(t, 10);
+    ltask *t = task_new(s, 4, h);
+    task_resume(t, 4);
+}
+
+/* core.info(h) -> host, scheme, protocol, remote_addr, remote_port, id */
+static int l_info(lua_State *L)
+{
+    lhandle *h = luaL_checkudata(L, 1, HANDLE_MT);
+    lua_pushlstring(L, h->host, h->host_len);
+    lua_pushstring(L, h->scheme);
+    lua_pushstring(L, h->protocol);
+    lua_pushstring(L, h->addr);
+    lua_pushinteger(L, h->port);
+    lua_pushinteger(L, (lua_Integer)h->id);
+    return 6;
 }
 
 /* ---- core.* primitives -------------------------------------------------- */
@@ -741,7 +764,7 @@ static const luaL_Reg core_fns[] = {
     {"now", l_now}, {"log", l_log}, {"log_error", l_log_error}, {"timer", l_timer},
     {"cancel", l_cancel}, {"urldecode", l_urldecode}, {"urlencode", l_urlencode},
     {"escape", l_escape}, {"site_dir", l_site_dir}, {"dev", l_dev},
-    {"static_hint", l_static_hint},
+    {"static_hint", l_static_hint}, {"info", l_info},
     {NULL, NULL}
 };
 

@@ -210,6 +210,16 @@ atto._parse_pairs = parse_pairs
 function lazy.headers(req) return core.headers(req._h) end
 function lazy.id(req) return string.format("%x", req._id) end
 function lazy.params(req) return {} end
+-- connection facts come from the handle on first use (all at once)
+local function conn_info(req, k)
+  local host, scheme, protocol, addr, port, id = core.info(req._h)
+  rawset(req, "host", host); rawset(req, "scheme", scheme); rawset(req, "protocol", protocol)
+  rawset(req, "remote_addr", addr); rawset(req, "remote_port", port); rawset(req, "_id", id)
+  return rawget(req, k)
+end
+for _, k in ipairs{ "host", "scheme", "protocol", "remote_addr", "remote_port", "_id" } do
+  lazy[k] = function(req) return conn_info(req, k) end
+end
 function lazy.query(req) return parse_pairs(req._qs, "&", nil, true, "query string") end
 function lazy.cookies(req)
   local out = {}
@@ -569,14 +579,13 @@ local function site_500(req, res, h500, e)
   return res:text("500 Internal Server Error\n")
 end
 
-local function dispatch(h, method, target, host, scheme, protocol, addr, port, id, body)
+local function dispatch(h, method, target, body)
   local q = target:find("?", 1, true)
   local raw = q and target:sub(1, q - 1) or target
   local qs = q and target:sub(q + 1) or ""
   if raw:sub(1, 1) ~= "/" and raw ~= "*" then raw = "/" .. raw end
   local req = setmetatable({ _h = h, method = method, raw_path = target, _qs = qs,
-    host = host, scheme = scheme, protocol = protocol, remote_addr = addr,
-    remote_port = port, _id = id, body = body }, Req)
+    body = body }, Req)
   local res = setmetatable({ _h = h, _hdr = {}, status_code = 200, req = req }, Res)
   local path = raw
   if raw:find("%", 1, true) then     -- the parser lets no NUL or control byte through raw
