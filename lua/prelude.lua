@@ -362,18 +362,31 @@ local function set_ctype(self, ctype)
   h[#h + 1] = "content-type"; h[#h + 1] = ctype
 end
 
-function Res:send(body, ctype)
-  body = body == nil and "" or tostring(body)
-  if ctype then self:header("content-type", ctype)
-  elseif not self:get_header("content-type") then set_ctype(self, "text/html; charset=utf-8") end
+local function send_body(self, body)
   self:_start(#body)
   core.body(self._h, body, true)
   self._done = true
   return self
 end
-function Res:text(s) set_ctype(self, "text/plain; charset=utf-8"); return self:send(s) end
-function Res:html(s) set_ctype(self, "text/html; charset=utf-8"); return self:send(s) end
-function Res:json(v) set_ctype(self, "application/json"); return self:send(cjson.encode(v)) end
+
+function Res:send(body, ctype)
+  body = body == nil and "" or tostring(body)
+  if ctype then self:header("content-type", ctype)
+  elseif not self:get_header("content-type") then set_ctype(self, "text/html; charset=utf-8") end
+  return send_body(self, body)
+end
+function Res:text(s)
+  set_ctype(self, "text/plain; charset=utf-8")
+  return send_body(self, s == nil and "" or tostring(s))
+end
+function Res:html(s)
+  set_ctype(self, "text/html; charset=utf-8")
+  return send_body(self, s == nil and "" or tostring(s))
+end
+function Res:json(v)
+  set_ctype(self, "application/json")
+  return send_body(self, cjson.encode(v))
+end
 function Res:redirect(url, code)
   self:status(code or 302)
   self:header("location", check_header_text(url, "redirect URL"))
