@@ -94,7 +94,7 @@ FUZZBIN := $(FUZZ:tests/fuzz/%.c=build/fuzz/%)
 # A fuzz target #includes the pure .c files it exercises, so it links alone.
 build/fuzz/%: tests/fuzz/%.c $(wildcard core/*.[ch] mail/*.[ch] gopher/*.[ch])
 	@mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined -o $@ $<
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $<
 
 fuzz-build: $(FUZZBIN)
 

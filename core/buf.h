@@ -22,7 +22,7 @@ typedef struct buf {
 #define BUF_INIT {NULL, 0, 0, 0}
 
 static inline size_t buf_size(const buf *b) { return b->len - b->off; }
-static inline char  *buf_head(const buf *b) { return b->data + b->off; }
+static inline char  *buf_head(const buf *b) { return b->data ? b->data + b->off : (char *)""; }
 
 void  buf_reserve(buf *b, size_t extra);          /* room for `extra` more bytes at the end */
 char *buf_tail(buf *b, size_t extra);             /* reserve, then return the write pointer */

@@ -293,8 +293,8 @@ static int dec_string(dec_ctx *c, dec_str *s)
 
 static void dec_resolve(hpack_dec *d, dec_str *s)
 {
-    if (s->in_scratch)
-        s->p = d->scratch.data + s->scratch_off;
+    if (s->in_scratch)   /* an empty Huffman string may leave scratch unallocated */
+        s->p = d->scratch.data ? d->scratch.data + s->scratch_off : "";
 }
 
 /* Index space (RFC 7541 §2.3.3): 1..61 static, 62.. dynamic. */

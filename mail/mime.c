@@ -27,7 +27,9 @@ static void *xmalloc(size_t n)
 static char *xstrndup(const char *s, size_t n)
 {
     char *p = xmalloc(n + 1);
-    memcpy(p, s, n);
+    if (n)
+        memcpy(p, s, n);
+    p[n] = 0;
     return p;
 }
 
