@@ -90,3 +90,41 @@ char *buf_cstr(buf *b)
     b->data[b->len] = 0;
     return b->data + b->off;
 }
+
+/* ---- the per-thread block pool ------------------------------------------ */
+
+#define BUF_POOL_MAX 4096   /* blocks kept per thread: 2 MiB */
+static _Thread_local char *pool[BUF_POOL_MAX];
+static _Thread_local int pool_n;
+
+void buf_pool_take(buf *b)
+{
+    if (b->data)
+        return;
+    char *p = pool_n ? pool[--pool_n] : malloc(BUF_POOL_BLOCK);
+    if (!p) {
+        fputs("atto: out of memory\n", stderr);
+        abort();
+    }
+    b->data = p;
+    b->cap = BUF_POOL_BLOCK;
+    b->off = b->len = 0;
+}
+
+void buf_pool_give(buf *b)
+{
+    if (!b->data || buf_size(b))
+        return;
+    if (b->cap == BUF_POOL_BLOCK && pool_n < BUF_POOL_MAX)
+        pool[pool_n++] = b->data;
+    else
+        free(b->data);
+    b->data = NULL;
+    b->off = b->len = b->cap = 0;
+}
+
+void buf_pool_thread_done(void)
+{
+    while (pool_n)
+        free(pool[--pool_n]);
+}

@@ -34,4 +34,13 @@ void  buf_consume(buf *b, size_t n);              /* drop n bytes from the front
 void  buf_reset(buf *b);                          /* empty, keep the memory */
 void  buf_free(buf *b);                           /* empty, release the memory */
 char *buf_cstr(buf *b);                           /* NUL-terminate (not counted) and return head */
+
+/* A per-thread pool of small blocks for buffers that come and go with each
+ * request on a keep-alive connection: an idle connection gives its empty
+ * buffers back, the next request takes one, so idle connections hold no
+ * buffer memory and the steady state calls no malloc. */
+#define BUF_POOL_BLOCK 512
+void  buf_pool_take(buf *b);    /* b empty and unallocated: give it a block */
+void  buf_pool_give(buf *b);    /* b empty: its memory goes back (or is freed) */
+void  buf_pool_thread_done(void);
 #endif

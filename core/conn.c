@@ -30,7 +30,8 @@ struct conn_impl {
     conn_impl   *prev, *next;
     int          handles;              /* open uv handles still to close */
     unsigned     writing : 1, closing : 1, closed : 1, in_read : 1,
-                 paused : 1, opened : 1, handshaken : 1, first_read : 1;
+                 paused : 1, opened : 1, handshaken : 1, first_read : 1,
+                 trim : 1;                 /* give buffers back once written */
 };
 
 #define IMPL(c) ((conn_impl *)(c))
@@ -88,6 +89,11 @@ static void on_write_done(uv_write_t *req, int status)
         conn_finish_close(ci);
         return;
     }
+    if (ci->trim) {
+        ci->trim = 0;
+        buf_pool_give(&ci->out);
+        buf_pool_give(&ci->inflight);
+    }
     if (ci->tls_ready && !ci->tls) {
         /* the STARTTLS go-ahead is on the wire: switch to TLS now */
         ci->tls = tls_conn_new(ci->pub.w->tls, 0);
@@ -133,6 +139,8 @@ static int conn_append(conn_impl *ci, const void *data, size_t len)
 {
     if (!len)
         return 0;
+    if (!ci->out.data && len <= BUF_POOL_BLOCK / 2)
+        buf_pool_take(&ci->out);
     if (ci->tls) {   /* mid-handshake (STARTTLS): the engine holds it until done */
         const char *err = NULL;
         return tls_conn_write(ci->tls, data, len, &ci->out, &err) < 0 ? -1 : 0;
@@ -281,6 +289,19 @@ size_t conn_queued(const conn *c)
 {
     const conn_impl *ci = (const conn_impl *)c;
     return buf_size(&ci->out) + buf_size(&ci->inflight);
+}
+
+void conn_trim(conn *c)
+{
+    conn_impl *ci = IMPL(c);
+    if (ci->closed)
+        return;
+    if (ci->writing || buf_size(&ci->out)) {
+        ci->trim = 1;          /* the answer is still queued: after it is written */
+        return;
+    }
+    buf_pool_give(&ci->out);
+    buf_pool_give(&ci->inflight);
 }
 
 void conn_set_proto(conn *c, const conn_proto *p, void *proto_data)

@@ -69,6 +69,7 @@ void  conn_timer(conn *c, uint64_t ms);    /* (re)arm the one timer; 0 disarms *
 void  conn_pause(conn *c);                 /* stop reading (back-pressure) */
 void  conn_resume(conn *c);
 size_t conn_queued(const conn *c);         /* bytes not yet handed to the kernel */
+void  conn_trim(conn *c);                  /* idle: give empty output buffers back to the pool */
 void  conn_set_proto(conn *c, const conn_proto *p, void *proto_data); /* switch (h2c upgrade, ALPN); no open() call */
 /* STARTTLS: the protocol has written its "go ahead" reply; after it is
  * flushed, a server handshake starts on this connection. Plaintext that was

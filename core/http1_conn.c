@@ -139,6 +139,8 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
     for (size_t i = 0; i < n; i++)
         need += hd[i].name_len + hd[i].value_len + 4;
     /* built straight into head_out, which leaves with the first body bytes */
+    if (need <= BUF_POOL_BLOCK)
+        buf_pool_take(&h->head_out);
     char *p = buf_tail(&h->head_out, need), *q = p;
     PUT_LIT(q, "HTTP/1.1 ");
     *q++ = (char)('0' + status / 100 % 10);
@@ -417,10 +419,11 @@ static void h1_finish(h1c *h)
     if (!buf_size(&h->in)) {
         head_put(h->head);       /* idle: nothing points into it any more */
         h->head = NULL;
-        if (h->in.cap > 4096)
-            buf_free(&h->in);
-        if (h->more.cap > 4096)
-            buf_free(&h->more);
+        buf_pool_give(&h->in);   /* and no buffer memory either */
+        buf_pool_give(&h->head_out);
+        buf_pool_give(&h->more);
+        buf_pool_give(&h->body);
+        conn_trim(c);
         if (h->eof) {
             h->state = S_DONE;
             conn_close(c);
@@ -471,6 +474,8 @@ static void h1_read(conn *c, const char *data, size_t len)
     h1c *h = c->proto_data;
     switch (h->state) {
     case S_HEAD:
+        if (!h->in.data && len <= BUF_POOL_BLOCK)
+            buf_pool_take(&h->in);
         buf_append(&h->in, data, len);
         h1_process(h);
         return;

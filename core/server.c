@@ -269,6 +269,7 @@ static void worker_main(void *arg)
     uv_run(&wi->loop, UV_RUN_DEFAULT);
     uv_loop_close(&wi->loop);
     http1_thread_done();
+    buf_pool_thread_done();
     current_worker = NULL;
 }
 
