@@ -94,14 +94,14 @@ char *buf_cstr(buf *b)
 /* ---- the per-thread block pool ------------------------------------------ */
 
 #define BUF_POOL_MAX 4096   /* blocks kept per thread: 2 MiB */
-static _Thread_local char *pool[BUF_POOL_MAX];
-static _Thread_local int pool_n;
+static _Thread_local char *buf_pool_blocks[BUF_POOL_MAX];
+static _Thread_local int buf_pool_n;
 
 void buf_pool_take(buf *b)
 {
     if (b->data)
         return;
-    char *p = pool_n ? pool[--pool_n] : malloc(BUF_POOL_BLOCK);
+    char *p = buf_pool_n ? buf_pool_blocks[--buf_pool_n] : malloc(BUF_POOL_BLOCK);
     if (!p) {
         fputs("atto: out of memory\n", stderr);
         abort();
@@ -115,8 +115,8 @@ void buf_pool_give(buf *b)
 {
     if (!b->data || buf_size(b))
         return;
-    if (b->cap == BUF_POOL_BLOCK && pool_n < BUF_POOL_MAX)
-        pool[pool_n++] = b->data;
+    if (b->cap == BUF_POOL_BLOCK && buf_pool_n < BUF_POOL_MAX)
+        buf_pool_blocks[buf_pool_n++] = b->data;
     else
         free(b->data);
     b->data = NULL;
@@ -125,6 +125,6 @@ void buf_pool_give(buf *b)
 
 void buf_pool_thread_done(void)
 {
-    while (pool_n)
-        free(pool[--pool_n]);
+    while (buf_pool_n)
+        free(buf_pool_blocks[--buf_pool_n]);
 }
