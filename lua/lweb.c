@@ -9,7 +9,9 @@
  * encodes with cjson, so no Lua object is ever shared between states) plus a
  * least-recently-used list. Entries idle longer than `idle` seconds are gone;
  * beyond `max` entries the least recently used is dropped. It lives as long
- * as the process, so a SIGHUP reload (new Lua states) keeps every session.
+ * as the process, so a SIGHUP reload (new Lua states) keeps every session;
+ * at a clean exit it is written to SITE/.atto/sessions (mode 0600, atomic)
+ * and read back at the next start, so a restart keeps them too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -527,6 +529,115 @@ static int l_random(lua_State *L)
     return 1;
 }
 
+/* ---- snapshots: SITE/.atto/sessions ---------------------------------------
+ * "atto-sessions 1\n", then per session, most recent first:
+ * "<id> <seconds idle> <length>\n<data>\n". Ages, not times, are stored,
+ * so the monotonic clock need not survive the restart. */
+
+static char snapshot_path[4096];
+
+static void snapshot_save(void)
+{
+    char tmp[4200], dir[4200];
+    snprintf(dir, sizeof dir, "%s", snapshot_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = 0;
+        mkdir(dir, 0700);   /* .atto/ may not exist yet (no TLS listener) */
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", snapshot_path);
+    FILE *f = NULL;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        f = fdopen(fd, "w");
+    if (!f) {
+        if (fd >= 0) close(fd);
+        fprintf(stderr, "atto: warning: sessions not saved to %s: %s\n", tmp, strerror(errno));
+        return;
+    }
+    double now = now_s();
+    pthread_mutex_lock(&store.mu);
+    fputs("atto-sessions 1\n", f);
+    for (sess *e = store.head; e; e = e->next) {
+        fprintf(f, "%s %.3f %zu\n", e->id, now - e->last, e->len);
+        fwrite(e->data, 1, e->len, f);
+        fputc('\n', f);
+    }
+    pthread_mutex_unlock(&store.mu);
+    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, snapshot_path) < 0) {
+        fprintf(stderr, "atto: warning: sessions not saved to %s: %s\n", snapshot_path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* Read a snapshot left by the last run; a damaged one is ignored (and
+ * said so) — sessions are a convenience, never a reason not to start. */
+static void snapshot_load(void)
+{
+    FILE *f = fopen(snapshot_path, "r");
+    if (!f)
+        return;
+    char line[256];
+    double now = now_s();
+    int bad = !fgets(line, sizeof line, f) || strcmp(line, "atto-sessions 1\n") != 0;
+    sess *last = NULL;
+    while (!bad && fgets(line, sizeof line, f)) {
+        char id[SESSION_ID_LEN + 2];
+        double age;
+        size_t len;
+        if (sscanf(line, "%65s %lf %zu", id, &age, &len) != 3 || !valid_id(id, strlen(id)) ||
+            len > SESSION_MAX_DATA || age < 0) {
+            bad = 1;
+            break;
+        }
+        sess *e = calloc(1, sizeof *e);
+        char *data = malloc(len ? len : 1);
+        if (!e || !data || fread(data, 1, len, f) != len || fgetc(f) != '\n' || *find_slot(id)) {
+            free(e);
+            free(data);
+            bad = 1;
+            break;
+        }
+        memcpy(e->id, id, SESSION_ID_LEN + 1);
+        e->data = data;
+        e->len = len;
+        e->last = now - age;
+        *find_slot(id) = e;
+        /* the file is most recent first: append at the cold end */
+        e->prev = last;
+        if (last) last->next = e; else store.head = e;
+        store.tail = last = e;
+        store.count++;
+    }
+    fclose(f);
+    if (bad)
+        fprintf(stderr, "atto: warning: %s is damaged; the sessions after the damage are dropped\n",
+                snapshot_path);
+}
+
+/* Once per process, from the first serving state: load, and save at exit.
+ * (`atto check` and the start-up check load no snapshot.) */
+static void snapshot_init(lua_State *L)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    lua_getfield(L, LUA_REGISTRYINDEX, "atto.lstate");
+    lstate *st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!st || st->check_only)
+        return;
+    pthread_mutex_lock(&mu);
+    if (!snapshot_path[0]) {
+        snprintf(snapshot_path, sizeof snapshot_path, "%s/.atto/sessions", st->app->cfg->site_dir);
+        pthread_mutex_lock(&store.mu);
+        snapshot_load();
+        pthread_mutex_unlock(&store.mu);
+        atexit(snapshot_save);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 static const luaL_Reg web_fns[] = {
     {"multipart", l_multipart}, {"max_upload_parts", l_max_upload_parts},
     {"session_id", l_session_id}, {"session_get", l_session_get},
@@ -538,6 +649,7 @@ static const luaL_Reg web_fns[] = {
 
 int luaopen_atto_web(lua_State *L)
 {
+    snapshot_init(L);
     luaL_newlib(L, web_fns);
     return 1;
 }

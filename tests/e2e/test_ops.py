@@ -119,6 +119,41 @@ def test_user_drops_privileges():
     assert p.returncode != 0 and b"no-such-user-here" in p.stderr, p.stderr
 
 
+def test_sessions_survive_a_restart():
+    site = lib.tmp_site({"index.lua": "site:get('/n', function(req, res)\n"
+                                      "  local s = req.session\n"
+                                      "  s.n = (s.n or 0) + 1\n"
+                                      "  res:text(tostring(s.n))\n"
+                                      "end)\n"})
+    import tempfile
+    jar = os.path.join(tempfile.mkdtemp(), "jar")
+    a = lib.Atto(site).start()
+    port = a.http
+    for want in (b"1", b"2"):
+        rc, out, err = lib.curl("-c", jar, "-b", jar, "http://127.0.0.1:%d/n" % port)
+        assert out == want, (out, err)
+    assert a.stop() == 0
+    snap = os.path.join(site, ".atto", "sessions")
+    assert os.path.exists(snap) and (os.stat(snap).st_mode & 0o777) == 0o600, snap
+    b = lib.Atto(site)
+    b.ports["http"] = port          # the same port, so the cookie jar sends the cookie
+    b.args[b.args.index("--http") + 1] = str(port)
+    b.start()
+    try:
+        rc, out, err = lib.curl("-c", jar, "-b", jar, "http://127.0.0.1:%d/n" % port)
+        assert out == b"3", (out, err, b.output())
+    finally:
+        assert b.stop() == 0
+    with open(snap, "w") as f:       # a damaged snapshot never stops a start
+        f.write("atto-sessions 1\nnot a record\n")
+    c = lib.Atto(site).start()
+    try:
+        assert c.alive() and lib.http_get(c.http, "/n")[2] == b"1"
+        assert "damaged" in c.output(), c.output()
+    finally:
+        assert c.stop() == 0
+
+
 if __name__ == "__main__":
     import sys
     sys.exit(1 if lib.main(globals()) else 0)
