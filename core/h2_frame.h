@@ -8,8 +8,8 @@
  * fills a small struct pointing into the payload (zero copy).
  *
  * Every decoder returns >= 0 on success (h2_frame_read: bytes consumed) or a
- * negative error: -H2_xxx_ERROR for a connection error, or
- * -(H2_xxx_ERROR | H2_STREAM_ERROR) when RFC 9113 makes it a stream error
+ * negative error: -code (an H2_*_ERROR value) for a connection error, or
+ * -(code | H2_STREAM_ERROR) when RFC 9113 makes it a stream error
  * (PRIORITY of the wrong size, a stream depending on itself, a zero
  * WINDOW_UPDATE on a stream). H2_INCOMPLETE means "need more bytes". The
  * human reason goes to *err_desc. Builders append whole frames to a buf.

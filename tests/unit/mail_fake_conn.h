@@ -96,6 +96,25 @@ static void fake_site_setup(void)
 }
 
 /* Drop a message into the user's new/ (as SMTP delivery would). */
+/* Feed a protocol one chunk of client bytes; its answer is in fake_out. */
+static void fake_feed(const conn_proto *p, const char *s)
+{
+    buf_reset(&fake_out);
+    p->read(&fake_c, s, strlen(s));
+    buf_cstr(&fake_out);
+}
+
+/* A fresh site and a fresh, plaintext connection opened by protocol p. */
+static void fake_start(const conn_proto *p, int plaintext_auth)
+{
+    fake_site_setup();
+    fake_mcfg.plaintext_auth = plaintext_auth;
+    fake_tls = 0;
+    fake_closed = 0;
+    buf_reset(&fake_out);
+    p->open(&fake_c);
+}
+
 static void fake_deliver(const char *name, const char *data)
 {
     char p[512];

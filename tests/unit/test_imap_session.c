@@ -22,22 +22,9 @@ static const char *MSG2 =
 static const char *MSG3 =
     "From: carol@example.test\r\nSubject: third\r\n\r\nshort\r\n";
 
-static void feed(const char *s)
-{
-    buf_reset(&fake_out);
-    imap_proto.read(&fake_c, s, strlen(s));
-    buf_cstr(&fake_out);
-}
+static void feed(const char *s) { fake_feed(&imap_proto, s); }
 
-static void start(int plaintext)
-{
-    fake_site_setup();
-    fake_mcfg.plaintext_auth = plaintext;
-    fake_tls = 0;
-    fake_closed = 0;
-    buf_reset(&fake_out);
-    imap_proto.open(&fake_c);
-}
+static void start(int plaintext) { fake_start(&imap_proto, plaintext); }
 
 static void stop(void)
 {

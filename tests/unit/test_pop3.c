@@ -9,22 +9,9 @@
 #include "mail/pop3_parse.h"
 #include "mail/pop3_session.h"
 
-static void feed(const char *s)
-{
-    buf_reset(&fake_out);
-    pop3_proto.read(&fake_c, s, strlen(s));
-    buf_cstr(&fake_out);
-}
+static void feed(const char *s) { fake_feed(&pop3_proto, s); }
 
-static void start(int plaintext)
-{
-    fake_site_setup();
-    fake_mcfg.plaintext_auth = plaintext;
-    fake_tls = 0;
-    fake_closed = 0;
-    buf_reset(&fake_out);
-    pop3_proto.open(&fake_c);
-}
+static void start(int plaintext) { fake_start(&pop3_proto, plaintext); }
 
 TEST(parse_commands)
 {
