@@ -97,8 +97,12 @@ static uint32_t srv_max_streams, srv_window;
 static int on_field(void *ud, const char *n, size_t nl, const char *v, size_t vl, int fl)
 {
     srec *r = ud;
-    if (nl == 7 && memcmp(n, ":status", 7) == 0)
-        r->status = atoi(v);
+    if (nl == 7 && memcmp(n, ":status", 7) == 0) {
+        /* v is not NUL-terminated: read exactly vl digits */
+        r->status = 0;
+        for (size_t i = 0; i < vl && v[i] >= '0' && v[i] <= '9'; i++)
+            r->status = r->status * 10 + (v[i] - '0');
+    }
     size_t at = strlen(r->hdrs);
     snprintf(r->hdrs + at, sizeof r->hdrs - at, "%.*s: %.*s\n", (int)nl, n, (int)vl, v);
     return 0;
