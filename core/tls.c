@@ -8,7 +8,7 @@
  * Plaintext written before the handshake is over waits in `pending` and goes
  * out from the tls_conn_read that completes the handshake.
  *
- * The tls_ctx is shared by all worker threads. It holds the current
+ * The tls_ctx is shared by all worker threads of a process. It holds the current
  * certificate set — one SSL_CTX per host (a host may carry an ECDSA and an RSA
  * certificate), one of them the default — behind a mutex, with a reference
  * count: a connection takes a reference when it is created, so a SIGHUP
@@ -16,14 +16,19 @@
  * handshake with the old one. SNI switches the connection to its host's
  * SSL_CTX in the servername callback (exact name, then `*.parent` wildcard).
  *
- * Resumption: a server-side session cache per default SSL_CTX (OpenSSL locks
- * it, so every worker shares it) for TLS 1.2 clients without tickets, and
- * session tickets for both versions whose keys live in the tls_ctx, not in an
- * SSL_CTX: every host and every reloaded set encrypts with the same keys, and
- * the keys rotate every TLS_TICKET_ROTATE seconds (the previous key still
- * decrypts, and such a ticket is renewed), so a stolen key exposes at most
- * two periods of sessions. A TLS 1.3 resumption always gets a fresh ticket,
- * since clients use each ticket once.
+ * Resumption works across worker processes forked after tls_ctx_new:
+ * - Session tickets (both versions): the keys are not random per process but
+ *   derived (HKDF-SHA256) from one secret made in tls_ctx_new and the number
+ *   of the current TLS_TICKET_ROTATE-second period, so every process and
+ *   every reloaded certificate set encrypts with the same key at the same
+ *   time, with no shared memory. A ticket of the previous period still
+ *   decrypts and is renewed; older ones are refused, so a stolen period key
+ *   exposes at most two periods of sessions (the secret, of course, all).
+ *   A TLS 1.3 resumption always gets a fresh ticket, since clients use each
+ *   ticket once.
+ * - TLS 1.2 session ids (clients without tickets): OpenSSL's external
+ *   session cache, kept in a shmkv store (MAP_SHARED, made before the fork)
+ *   keyed by session id, holding the DER-encoded session.
  *
  * Errors: reasons come from OpenSSL's (thread-local) error queue, short and
  * human ("wrong version number", "no shared cipher"); configuration errors
@@ -43,6 +48,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -72,16 +78,17 @@ typedef struct tls_certs {
     size_t     nhosts;
 } tls_certs;
 
+/* The ticket key of one rotation period, derived from the ctx's secret. */
 typedef struct tls_tkey {
     unsigned char name[16], aes[32], hmac[32];
-    time_t born;
 } tls_tkey;
 
 struct tls_ctx {
-    pthread_mutex_t mu;   /* guards certs and keys */
+    pthread_mutex_t mu;        /* guards certs and the key cache */
     tls_certs *certs;
-    tls_tkey   keys[2];   /* [0] encrypts; [1] (if nkeys == 2) still decrypts */
-    int        nkeys;
+    unsigned char secret[32];  /* made once, before any fork: every process derives the same keys */
+    tls_tkey   keys[2];        /* cache: [0] for period `period`, [1] for period - 1 */
+    long long  period;         /* -1: cache empty */
 };
 
 struct tls_conn {
@@ -179,34 +186,76 @@ static int tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outle
 
 /* ---- session ticket keys ---- */
 
-static int tls_tkey_init(tls_tkey *k)
+/* The clock the key periods follow; tests move it. */
+static time_t tls_clock_real(void)
 {
-    k->born = time(NULL);
-    return RAND_bytes(k->name, sizeof k->name) == 1 && RAND_bytes(k->aes, sizeof k->aes) == 1 &&
-           RAND_bytes(k->hmac, sizeof k->hmac) == 1 ? 0 : -1;
+    return time(NULL);
+}
+static time_t (*tls_clock)(void) = tls_clock_real;
+
+/* The key of period p: HKDF-SHA256(secret, info = label || p) expanded into
+ * name/aes/hmac. Deterministic, so worker processes agree without sharing
+ * memory; a name reveals nothing about the keys. */
+static int tls_tkey_derive(const unsigned char secret[32], long long p, tls_tkey *out)
+{
+    unsigned char info[26] = "atto ticket key v1";   /* 18 bytes, then p big-endian */
+    unsigned char okm[sizeof out->name + sizeof out->aes + sizeof out->hmac];
+    for (int i = 0; i < 8; i++)
+        info[18 + i] = (unsigned char)((unsigned long long)p >> (56 - 8 * i));
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, 32),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof info),
+        OSSL_PARAM_construct_end(),
+    };
+    int ok = kc && EVP_KDF_derive(kc, okm, sizeof okm, params) == 1;
+    if (ok) {
+        memcpy(out->name, okm, 16);
+        memcpy(out->aes, okm + 16, 32);
+        memcpy(out->hmac, okm + 48, 32);
+    }
+    OPENSSL_cleanse(okm, sizeof okm);
+    EVP_KDF_CTX_free(kc);
+    EVP_KDF_free(kdf);
+    return ok ? 0 : -1;
 }
 
-/* Copy the key to encrypt with (enc) or the one named `name` (decrypt).
- * Returns 1 found, 2 found but old (renew the ticket), 0 unknown, -1 error. */
+/* Under ctx->mu: the cache holds the keys of period p and p - 1. */
+static int tls_tkey_refresh(tls_ctx *ctx, long long p)
+{
+    if (ctx->period == p)
+        return 0;
+    tls_tkey k[2];
+    int r = 0;
+    if (ctx->period == p - 1)
+        k[1] = ctx->keys[0];
+    else
+        r = tls_tkey_derive(ctx->secret, p - 1, &k[1]);
+    if (r == 0 && (r = tls_tkey_derive(ctx->secret, p, &k[0])) == 0) {
+        memcpy(ctx->keys, k, sizeof k);
+        ctx->period = p;
+    }
+    OPENSSL_cleanse(k, sizeof k);
+    return r;
+}
+
+/* Copy the key to encrypt with (enc: this period's) or the one named `name`
+ * (decrypt: this period's or the previous one's). Returns 1 found, 2 found
+ * but old (renew the ticket), 0 unknown, -1 error. */
 static int tls_tkey_get(tls_ctx *ctx, const unsigned char *name, int enc, tls_tkey *out)
 {
     int r = 0;
     pthread_mutex_lock(&ctx->mu);
-    if (time(NULL) - ctx->keys[0].born >= TLS_TICKET_ROTATE) {
-        tls_tkey fresh;
-        if (tls_tkey_init(&fresh) == 0) {
-            ctx->keys[1] = ctx->keys[0];
-            ctx->keys[0] = fresh;
-            ctx->nkeys = 2;
-        }
-        OPENSSL_cleanse(&fresh, sizeof fresh);
-    }
-    if (enc) {
+    if (tls_tkey_refresh(ctx, (long long)(tls_clock() / TLS_TICKET_ROTATE)) < 0) {
+        r = -1;
+    } else if (enc) {
         *out = ctx->keys[0];
         r = 1;
     } else {
-        for (int i = 0; i < ctx->nkeys && !r; i++)
-            if (memcmp(ctx->keys[i].name, name, 16) == 0) {
+        for (int i = 0; i < 2 && !r; i++)
+            if (CRYPTO_memcmp(ctx->keys[i].name, name, 16) == 0) {
                 *out = ctx->keys[i];
                 r = i == 0 ? 1 : 2;
             }
@@ -463,19 +512,19 @@ tls_ctx *tls_ctx_new(const tls_cert_cfg *certs, size_t ncerts, char *err, size_t
         return NULL;
     }
     ERR_clear_error();
-    if (tls_tkey_init(&ctx->keys[0]) < 0) {
-        snprintf(err, errlen, "cannot make session ticket keys: %s", tls_reason());
-        free(ctx);
-        return NULL;
+    ctx->period = -1;
+    if (RAND_bytes(ctx->secret, sizeof ctx->secret) != 1) {
+        snprintf(err, errlen, "cannot make the session ticket secret: %s", tls_reason());
+        goto fail;
     }
-    ctx->nkeys = 1;
-    if (!(ctx->certs = tls_certs_new(certs, ncerts, err, errlen))) {
-        OPENSSL_cleanse(ctx->keys, sizeof ctx->keys);
-        free(ctx);
-        return NULL;
-    }
+    if (!(ctx->certs = tls_certs_new(certs, ncerts, err, errlen)))
+        goto fail;
     pthread_mutex_init(&ctx->mu, NULL);
     return ctx;
+fail:
+    OPENSSL_cleanse(ctx->secret, sizeof ctx->secret);
+    free(ctx);
+    return NULL;
 }
 
 int tls_ctx_reload(tls_ctx *ctx, const tls_cert_cfg *certs, size_t ncerts, char *err, size_t errlen)
@@ -497,6 +546,7 @@ void tls_ctx_free(tls_ctx *ctx)
     if (!ctx)
         return;
     tls_certs_release(ctx->certs);
+    OPENSSL_cleanse(ctx->secret, sizeof ctx->secret);
     OPENSSL_cleanse(ctx->keys, sizeof ctx->keys);
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);

@@ -10,11 +10,12 @@
  *
  * Build by hand: cc ... tests/unit/test_tls.c core/tls_cert.c core/buf.c -lssl -lcrypto
  */
-#include "core/tls.c"   /* to age ticket keys; links tls_cert.o and buf.o from the archive */
+#include "core/tls.c"   /* to move the ticket key clock; links tls_cert.o and buf.o from the archive */
 #include "tests/unit/test.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
@@ -683,8 +684,27 @@ static int ticket_of(SSL_SESSION *s, unsigned char *out, size_t *n)
     return 1;
 }
 
-/* After one rotation an old ticket still resumes and is renewed; after two
- * it is refused (a full handshake) while the renewed one resumes. */
+/* The clock the ticket key periods follow, moved by the tests below. */
+static time_t fake_now;
+static time_t fake_clock(void)
+{
+    return fake_now;
+}
+#define PERIOD(p) ((time_t)(p) * TLS_TICKET_ROTATE)
+
+static SSL_SESSION *session_copy(SSL_SESSION *s)
+{
+    unsigned char der[8192], *dp = der;
+    const unsigned char *cdp = der;
+    int n = s ? i2d_SSL_SESSION(s, NULL) : 0;
+    if (n <= 0 || n > (int)sizeof der || i2d_SSL_SESSION(s, &dp) != n)
+        return NULL;
+    return d2i_SSL_SESSION(NULL, &cdp, n);
+}
+
+/* After one rotation an old ticket still resumes and is renewed under the new
+ * period's key name; after two it is refused (a full handshake) while the
+ * renewed one resumes. */
 TEST(ticket_keys_rotate)
 {
     tls_ctx *ctx = ctx_default();
@@ -692,27 +712,28 @@ TEST(ticket_keys_rotate)
     unsigned char t1[1024], t2[1024];
     size_t n1 = 0, n2 = 0;
     pair p;
+    tls_clock = fake_clock;
+    fake_now = PERIOD(5000) + 17;
     int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL);
     SSL_SESSION *s1 = SSL_get1_session(p.cl), *s2 = NULL, *old = NULL;
     pair_free(&p);
-    ok = ok && ticket_of(s1, t1, &n1);
-    unsigned char der[4096], *dp = der;
-    const unsigned char *cdp = der;
-    int dlen = ok ? i2d_SSL_SESSION(s1, NULL) : 0;   /* a copy that keeps the first ticket */
-    if (dlen > 0 && dlen <= (int)sizeof der && i2d_SSL_SESSION(s1, &dp) == dlen)
-        old = d2i_SSL_SESSION(NULL, &cdp, dlen);
-    ctx->keys[0].born -= TLS_TICKET_ROTATE;
+    ok = ok && ticket_of(s1, t1, &n1) && (old = session_copy(s1)) != NULL;
+    fake_now = PERIOD(5001) + TLS_TICKET_ROTATE - 1;
     int renewed = handshake(&p, ctx, cc, 1, NULL, NULL, s1) && SSL_session_reused(p.cl);
     s2 = SSL_get1_session(p.cl);
     pair_free(&p);
-    renewed = renewed && ctx->nkeys == 2 && ticket_of(s2, t2, &n2) && (n1 != n2 || memcmp(t1, t2, n1) != 0);
-    ctx->keys[0].born -= TLS_TICKET_ROTATE;
+    renewed = renewed && ticket_of(s2, t2, &n2) && n1 >= 16 && n2 >= 16 && memcmp(t1, t2, 16) != 0;
+    fake_now = PERIOD(5002);
     int old_ok = old && SSL_SESSION_is_resumable(old) && ticket_of(old, t2, &n2) && n2 == n1 &&
                  memcmp(t1, t2, n1) == 0;
     int stale = handshake(&p, ctx, cc, 1, NULL, NULL, old) && !SSL_session_reused(p.cl);
     pair_free(&p);
     int fresh = handshake(&p, ctx, cc, 1, NULL, NULL, s2) && SSL_session_reused(p.cl);
     pair_free(&p);
+    fake_now = PERIOD(4999);   /* the clock going back: period 5000's tickets are "from the future" */
+    int back = handshake(&p, ctx, cc, 1, NULL, NULL, s2) && !SSL_session_reused(p.cl);
+    pair_free(&p);
+    tls_clock = tls_clock_real;
     SSL_SESSION_free(s1);
     SSL_SESSION_free(s2);
     SSL_SESSION_free(old);
@@ -723,6 +744,145 @@ TEST(ticket_keys_rotate)
     CHECK(old_ok);
     CHECK(stale);
     CHECK(fresh);
+    CHECK(back);
+}
+
+/* A period's key is a function of the secret and the period alone; the name
+ * in a ticket is the name of the period it was issued in. */
+TEST(ticket_keys_derived)
+{
+    tls_ctx *a = ctx_default(), *b = ctx_default();
+    CHECK(a && b);
+    tls_tkey k1, k1again, k2, kb;
+    int r = tls_tkey_derive(a->secret, 7, &k1) | tls_tkey_derive(a->secret, 7, &k1again) |
+            tls_tkey_derive(a->secret, 8, &k2) | tls_tkey_derive(b->secret, 7, &kb);
+    int same = memcmp(&k1, &k1again, sizeof k1) == 0;
+    int next_differs = memcmp(k1.name, k2.name, 16) && memcmp(k1.aes, k2.aes, 32) &&
+                       memcmp(k1.hmac, k2.hmac, 32);
+    int other_differs = memcmp(k1.name, kb.name, 16) && memcmp(k1.aes, kb.aes, 32) &&
+                        memcmp(k1.hmac, kb.hmac, 32);
+    int parts_differ = memcmp(k1.aes, k1.hmac, 32) && memcmp(k1.name, k1.aes, 16);
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+    unsigned char t[1024];
+    size_t n = 0;
+    pair p;
+    tls_clock = fake_clock;
+    fake_now = PERIOD(7) + 5;
+    int hs = handshake(&p, a, cc, 1, NULL, NULL, NULL);
+    SSL_SESSION *s = SSL_get1_session(p.cl);
+    pair_free(&p);
+    tls_clock = tls_clock_real;
+    int named = hs && ticket_of(s, t, &n) && n > 16 && memcmp(t, k1.name, 16) == 0;
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cc);
+    tls_ctx_free(a);
+    tls_ctx_free(b);
+    CHECK_INT(r, 0);
+    CHECK(same);
+    CHECK(next_differs);
+    CHECK(other_differs);
+    CHECK(parts_differ);
+    CHECK(named);
+}
+
+/* ---- resumption across worker processes (forked after tls_ctx_new) ---- */
+
+/* In a child whose clock reads `now`: a full handshake; the client's session
+ * comes back to the parent DER-encoded through a pipe. NULL on failure. */
+static SSL_SESSION *session_from_child(tls_ctx *ctx, SSL_CTX *cc, time_t now)
+{
+    unsigned char der[8192];
+    const unsigned char *cdp = der;
+    int fd[2], st = 0;
+    size_t got = 0;
+    ssize_t r;
+    if (pipe(fd) < 0)
+        return NULL;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        fake_now = now;
+        pair p;
+        unsigned char *dp = der;
+        int n = 0;
+        if (handshake(&p, ctx, cc, 1, "localhost", NULL, NULL) && !SSL_session_reused(p.cl)) {
+            SSL_SESSION *s = SSL_get1_session(p.cl);
+            int len = s ? i2d_SSL_SESSION(s, NULL) : 0;
+            if (len > 0 && len <= (int)sizeof der)
+                n = i2d_SSL_SESSION(s, &dp);
+            SSL_SESSION_free(s);
+        }
+        pair_free(&p);
+        _exit(n > 0 && write(fd[1], der, (size_t)n) == n ? 0 : 1);
+    }
+    close(fd[1]);
+    while (pid > 0 && got < sizeof der && (r = read(fd[0], der + got, sizeof der - got)) > 0)
+        got += (size_t)r;
+    close(fd[0]);
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !got)
+        return NULL;
+    return d2i_SSL_SESSION(NULL, &cdp, (long)got);
+}
+
+/* In a child whose clock reads `now`: does `sess` resume? The child answers
+ * with its exit status: 0 resumed, 1 full handshake, 2 failed. */
+static int resume_in_child(tls_ctx *ctx, SSL_CTX *cc, SSL_SESSION *sess, time_t now)
+{
+    int st = 0;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fake_now = now;
+        pair p;
+        int hs = handshake(&p, ctx, cc, 1, "localhost", NULL, sess);
+        int reused = hs && SSL_session_reused(p.cl);
+        pair_free(&p);
+        _exit(!hs ? 2 : reused ? 0 : 1);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return 2;
+    return WEXITSTATUS(st);
+}
+
+/* Worker processes cross a key period boundary independently (after the
+ * fork): a ticket issued by one is accepted by another, renewed in the next
+ * period and refused in the one after, everywhere alike. */
+static int tickets_across_fork(int maxv, char *why, size_t n)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, maxv);
+    tls_clock = fake_clock;
+    fake_now = PERIOD(9000) + 100;
+    SSL_SESSION *s = session_from_child(ctx, cc, PERIOD(9001) + 3);
+    int same = s ? resume_in_child(ctx, cc, s, PERIOD(9001) + 50) : -1;
+    int next = s ? resume_in_child(ctx, cc, s, PERIOD(9002) + 7) : -1;
+    int later = s ? resume_in_child(ctx, cc, s, PERIOD(9003)) : -1;
+    fake_now = PERIOD(9001) + 60;
+    pair p;
+    int parent = s && handshake(&p, ctx, cc, 1, "localhost", NULL, s) && SSL_session_reused(p.cl);
+    if (s)
+        pair_free(&p);
+    tls_clock = tls_clock_real;
+    snprintf(why, n, "session %s, same period %d, next %d, two later %d, parent %d",
+             s ? "made" : "NOT made", same, next, later, parent);
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    return s && same == 0 && next == 0 && later == 1 && parent;
+}
+
+TEST(tickets_resume_across_processes)
+{
+    char w12[160], w13[160];
+    int ok12 = tickets_across_fork(TLS1_2_VERSION, w12, sizeof w12);
+    int ok13 = tickets_across_fork(0, w13, sizeof w13);
+    if (!ok12)
+        printf("# TLS 1.2: %s\n", w12);
+    if (!ok13)
+        printf("# TLS 1.3: %s\n", w13);
+    CHECK(ok12);
+    CHECK(ok13);
 }
 
 /* ---- configuration errors and reload ---- */
@@ -1056,6 +1216,8 @@ int main(void)
     RUN(garbage_refused_with_reason);
     RUN(resumption);
     RUN(ticket_keys_rotate);
+    RUN(ticket_keys_derived);
+    RUN(tickets_resume_across_processes);
     RUN(config_errors_name_the_file);
     RUN(reload_keeps_old_on_error_and_open_connections);
     RUN(dev_cert_created_private_and_reused);
