@@ -57,8 +57,9 @@ int shmkv_del(shmkv *kv, const void *key, size_t klen);
 size_t shmkv_count(shmkv *kv);
 
 /* Calls fn for every entry, most recently used first; age is seconds since
- * last use. Stops when fn returns nonzero. fn runs under the store's lock:
- * it must not call back into this store. */
+ * last use. Stops when fn returns nonzero. fn runs under the store's lock
+ * (it must not call back into this store) and key/val point into the
+ * mapping only for the duration of the call: copy what you keep. */
 void shmkv_each(shmkv *kv,
                 int (*fn)(void *ud, const void *key, size_t klen,
                           const void *val, size_t vlen, double age),
