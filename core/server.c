@@ -1,14 +1,16 @@
 /*
- * server.c — listeners, worker threads, signals, logging.
+ * server.c — listeners, workers, signals, logging.
  *
- * The main thread binds every listener once (so "port in use" is reported
- * before anything starts), prints a clickable URL for each, creates the
- * shared TLS context, then starts N workers. Each worker is a thread with
- * its own libuv loop and its own application (one Lua state); all workers
- * accept on the same listening sockets. The main thread's own loop only
- * watches signals: SIGTERM/SIGINT drain the workers (stop accepting, let
- * protocols finish what is in flight, bounded by a deadline) and exit 0;
- * SIGHUP reloads scripts and certificates in every worker.
+ * The first process binds every listener once (so "port in use" is
+ * reported before anything starts), creates the shared TLS context and the
+ * shared memory (workers' counters; the app's session store through
+ * app_ops.prefork), then becomes the master (core/master.c), which forks N
+ * worker processes and restarts one that dies. Each worker process runs its
+ * libuv loop and its application (one Lua state) on a thread, accepting on
+ * the inherited listening sockets; its main thread only watches signals and
+ * runs the tick (runaway-script watchdog, status counters). SIGTERM drains
+ * a worker (stop accepting, let protocols finish what is in flight, bounded
+ * by a deadline); SIGHUP reloads its scripts and certificates in place.
  */
 #include "core/server.h"
 #include <arpa/inet.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <grp.h>
 #include <pwd.h>
@@ -29,8 +32,6 @@
 #include "core/http1_conn.h"
 #include "core/server_impl.h"
 #include "core/tls.h"
-
-#define DRAIN_DEADLINE_MS 10000
 
 static const conn_proto *protos[LISTEN_KINDS];
 static const conn_proto *h2proto;
@@ -163,28 +164,44 @@ static const conn_proto *proto_for(enum listen_kind k)
 /* ---- workers ------------------------------------------------------------ */
 
 static uint64_t started_ms;
-static worker *workers;
+static worker *workers;    /* every worker's public part, in shared memory */
+static worker *self;       /* this process's worker (NULL in the master) */
 static int nworkers;
 static listener *listeners;
+static long master_rss_kb;
+static const app_ops *server_ops;
 
+static long rss_now_kb(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    if (f)
+        fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Every worker's counters live in shared memory; a worker's open
+ * connections and RSS are mirrored there by its tick (on_tick). */
 void server_get_stats(server_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->workers = nworkers;
+    out->rss_kb = master_rss_kb;
     for (int i = 0; i < nworkers; i++) {
-        out->requests += workers[i].requests;
-        out->connections_total += workers[i].connections;
-        if (workers[i].impl)
-            out->connections_open += ((worker_impl *)workers[i].impl)->nconns;
+        worker *w = &workers[i];
+        out->requests += w->requests;
+        out->connections_total += w->connections;
+        if (w == self && w->impl) {
+            out->connections_open += ((worker_impl *)w->impl)->nconns;
+            out->rss_kb += rss_now_kb();
+        } else {
+            out->connections_open += w->open_conns;
+            out->rss_kb += w->rss_kb;
+        }
     }
     out->uptime_s = (double)(uv_hrtime() / 1000000 - started_ms) / 1000.0;
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            out->rss_kb = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
 }
 
 static int nlisteners;
@@ -311,45 +328,44 @@ static int worker_init(worker *w, int id, const server_config *cfg, const app_op
     return 0;
 }
 
-/* ---- signals ------------------------------------------------------------ */
+/* ---- a worker process ---------------------------------------------------
+ * The worker's loop runs on its own thread; the process's main thread keeps
+ * a small loop for signals and the tick: the runaway-script watchdog (a
+ * signal to the worker thread, see worker.busy_since in server.h) and the
+ * counters the status page reads from other processes. */
 
-static uv_signal_t sig_term, sig_int, sig_hup;
-static int stopping;
+static uv_signal_t sig_term, sig_hup;
 static tls_ctx *server_tls;
 static server_config *server_cfg;
+static uv_timer_t tick;
 
-/* Runaway scripts: see worker.busy_since in server.h. */
-static uv_timer_t watchdog;
-
-static void on_watchdog(uv_timer_t *t)
+static void on_tick(uv_timer_t *t)
 {
-    uint64_t now = uv_hrtime();
-    uint64_t limit = server_cfg->limits.handler_ms * 1000000ull;
-    for (int i = 0; i < nworkers; i++) {
-        uint64_t since = workers[i].busy_since;
-        worker_impl *wi = workers[i].impl;
-        if (since && now > since + limit && wi->started)
-            pthread_kill(wi->thread, SIGUSR2);
-    }
+    static unsigned n;
+    worker_impl *wi = self->impl;
+    uint64_t since = self->busy_since;
+    if (since && uv_hrtime() > since + server_cfg->limits.handler_ms * 1000000ull && wi->started)
+        pthread_kill(wi->thread, SIGUSR2);
+    self->open_conns = wi->nconns;
+    if (n++ % 4 == 0)
+        self->rss_kb = rss_now_kb();
 }
 
-static void wake_all(int drain, int reload)
+static void wake_worker(int drain, int reload)
 {
-    for (int i = 0; i < nworkers; i++) {
-        worker_impl *wi = workers[i].impl;
-        if (drain) wi->want_drain = 1;
-        if (reload) wi->want_reload = 1;
-        uv_async_send(&wi->wake);
-    }
+    worker_impl *wi = self->impl;
+    if (drain) wi->want_drain = 1;
+    if (reload) wi->want_reload = 1;
+    uv_async_send(&wi->wake);
 }
 
 static int tls_certs(const server_config *cfg, tls_cert_cfg *out, char *err, size_t errlen);
 #define MAX_CERTS 17
 
+/* The master logged the signal and sent it to every worker. */
 static void on_signal(uv_signal_t *s, int signum)
 {
     if (signum == SIGHUP) {
-        log_info("SIGHUP: reloading scripts and certificates");
         if (server_tls) {
             tls_cert_cfg certs[MAX_CERTS];
             char err[512];
@@ -357,20 +373,48 @@ static void on_signal(uv_signal_t *s, int signum)
             if (n < 0 || tls_ctx_reload(server_tls, certs, (size_t)n, err, sizeof err) < 0)
                 log_error("certificate reload failed, keeping the old one: %s", err);
         }
-        wake_all(0, 1);
+        wake_worker(0, 1);
         return;
     }
-    if (stopping++) {
-        log_info("second signal: stopping now");
-        _exit(1);
-    }
-    log_info("%s: finishing in-flight requests, then stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    wake_all(1, 0);
+    wake_worker(1, 0);
     uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
-    uv_timer_stop(&watchdog);
-    uv_close((uv_handle_t *)&watchdog, NULL);
+    uv_timer_stop(&tick);
+    uv_close((uv_handle_t *)&tick, NULL);
+}
+
+/* master.c runs this in each forked worker; the return value is its exit
+ * status. */
+static int worker_process(int id, int ready_fd)
+{
+    char err[1024] = "";
+    self = &workers[id];
+    self->open_conns = 0;
+    if (worker_init(self, id, server_cfg, server_ops, server_tls, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 3;
+    }
+    worker_impl *wi = self->impl;
+    uv_loop_t *main_loop = uv_default_loop();
+    uv_signal_init(main_loop, &sig_term);
+    uv_signal_init(main_loop, &sig_hup);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    uint64_t every = server_cfg->limits.handler_ms / 4 ? server_cfg->limits.handler_ms / 4 : 1;
+    uv_timer_init(main_loop, &tick);
+    uv_timer_start(&tick, on_tick, every > 250 ? 250 : every, every > 250 ? 250 : every);
+    uv_thread_create(&wi->thread, worker_main, self);
+    wi->started = 1;
+    if (ready_fd >= 0) {
+        ssize_t w = write(ready_fd, "r", 1);
+        (void)w;
+        close(ready_fd);
+    }
+    uv_run(main_loop, UV_RUN_DEFAULT);
+    uv_thread_join(&wi->thread);
+    uv_loop_close(main_loop);
+    fflush(NULL);
+    return 0;
 }
 
 /* The default certificate (--cert/--key, or the dev one) first, then one
@@ -468,10 +512,20 @@ static void print_listeners(void)
     fflush(stdout);
 }
 
+/* Shared memory for every worker's public part (counters), so the
+ * status page of any worker can sum them. */
+static worker *workers_shared(int n)
+{
+    void *p = mmap(NULL, (size_t)n * sizeof(worker), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 int server_run(server_config *cfg, const app_ops *ops)
 {
     char err[1024] = "";
     server_cfg = cfg;
+    server_ops = ops;
     signal(SIGPIPE, SIG_IGN);
     if (cfg->nbind == 0) {
         cfg->bind[0] = "127.0.0.1";
@@ -503,42 +557,26 @@ int server_run(server_config *cfg, const app_ops *ops)
     if (cfg->user && drop_privileges(cfg->user, err, sizeof err) < 0)
         goto fail;
     nworkers = cfg->workers;
-    workers = calloc((size_t)nworkers, sizeof *workers);
-    for (int i = 0; i < nworkers; i++)
-        if (worker_init(&workers[i], i, cfg, ops, server_tls, err, sizeof err) < 0)
-            goto fail;
+    if (!(workers = workers_shared(nworkers))) {
+        snprintf(err, sizeof err, "cannot map shared memory for %d workers: %s", nworkers, strerror(errno));
+        goto fail;
+    }
+    if (ops->prefork && ops->prefork(cfg, err, sizeof err) < 0)
+        goto fail;
     started_ms = uv_hrtime() / 1000000;
+    master_rss_kb = rss_now_kb();
+    if (master_start(nworkers, worker_process, err, sizeof err) < 0)
+        goto fail;
     print_listeners();
-    uv_loop_t *main_loop = uv_default_loop();
-    uv_signal_init(main_loop, &sig_term);
-    uv_signal_init(main_loop, &sig_int);
-    uv_signal_init(main_loop, &sig_hup);
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_signal_start(&sig_hup, on_signal, SIGHUP);
-    uint64_t tick = cfg->limits.handler_ms / 4 ? cfg->limits.handler_ms / 4 : 1;
-    uv_timer_init(main_loop, &watchdog);
-    uv_timer_start(&watchdog, on_watchdog, tick, tick > 250 ? 250 : tick);
-    for (int i = 0; i < nworkers; i++) {
-        worker_impl *wi = workers[i].impl;
-        uv_thread_create(&wi->thread, worker_main, &workers[i]);
-        wi->started = 1;
-    }
-    uv_run(main_loop, UV_RUN_DEFAULT);
-    for (int i = 0; i < nworkers; i++) {
-        worker_impl *wi = workers[i].impl;
-        uv_thread_join(&wi->thread);
-        free(wi->listen_handles);
-        buf_free(&wi->plain);
-        free(wi);
-    }
+    master_loop();
+    if (ops->shutdown)
+        ops->shutdown(cfg);
     for (int i = 0; i < nlisteners; i++)
         close(listeners[i].fd);
     free(listeners);
-    free(workers);
+    munmap(workers, (size_t)nworkers * sizeof(worker));
     if (server_tls)
         tls_ctx_free(server_tls);
-    uv_loop_close(main_loop);
     log_info("stopped");
     return 0;
 fail:

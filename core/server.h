@@ -60,6 +60,10 @@ typedef struct app_ops {
     void  (*destroy)(void *app);
     void  (*handle)(void *app, http_req *r);     /* one complete HTTP request */
     int   (*reload)(void *app, char *err, size_t errlen); /* SIGHUP, or --dev change */
+    /* In the master, before the workers are forked (shared state such as
+     * the session store), and after they have all stopped. Optional. */
+    int   (*prefork)(const server_config *cfg, char *err, size_t errlen);
+    void  (*shutdown)(const server_config *cfg);
     void  *gopher;  /* gopher handler table, see gopher/gopher.h (NULL: none) */
     void  *mail;    /* mail hooks, see mail/hooks.h (NULL: none) */
 } app_ops;
@@ -78,6 +82,10 @@ struct worker {
      * after; past limits.handler_ms the main thread sends this worker's
      * thread SIGUSR2, which the app handles by stopping the script. */
     volatile uint64_t busy_since;
+    /* Mirrored by the worker's process a few times a second for the status
+     * page (workers are processes; this struct lives in shared memory). */
+    int              open_conns;
+    long             rss_kb;
     void            *impl;        /* server.c's private state */
 };
 

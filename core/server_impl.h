@@ -37,6 +37,15 @@ typedef struct worker_impl {
     int         started;
 } worker_impl;
 
+/* master.c: fork n workers, each running fn(id, ready_fd) in its own
+ * process (it writes one byte to ready_fd, when >= 0, once it serves, and
+ * returns its exit status); wait until all are ready. */
+#define DRAIN_DEADLINE_MS 10000
+typedef int (*master_child_fn)(int id, int ready_fd);
+int  master_start(int n, master_child_fn fn, char *err, size_t errlen);
+/* Supervise until every worker has stopped (SIGTERM/SIGINT). */
+void master_loop(void);
+
 /* conn.c */
 void conn_accept(worker *w, listener *l, uv_stream_t *server);
 void conn_drain_all(worker *w);

@@ -154,6 +154,119 @@ def test_sessions_survive_a_restart():
         assert c.stop() == 0
 
 
+# ---- worker processes: a crash is contained and repaired -------------------
+
+PID_SITE = ("local function pid()\n"
+            "  local f = io.open('/proc/self/stat'); local s = f:read('l'); f:close()\n"
+            "  return s:match('^(%d+)')\n"
+            "end\n"
+            "site:get('/pid', function(req, res) res:text(pid()) end)\n"
+            "site:get('/slow', function(req, res) atto.sleep(1.5) res:text(pid()) end)\n")
+
+
+def workers_of(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def socket_owner(server_port, client_port, pids):
+    """Which of pids holds the server side of 127.0.0.1:client_port."""
+    want = "0100007F:%04X" % server_port, "0100007F:%04X" % client_port
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            if (p[1], p[2]) == want:
+                inode = p[9]
+    for pid in pids:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "socket:[%s]" % inode:
+                    return pid
+            except OSError:
+                pass
+    return None
+
+
+def test_a_crashed_worker_is_restarted_and_the_others_finish():
+    import http.client, socket
+    site = lib.tmp_site({"index.lua": PID_SITE})
+    with lib.Atto(site, args=["--workers", "2"]) as a:
+        kids = workers_of(a.proc.pid)
+        assert len(kids) == 2, kids
+        conns = {k: [] for k in kids}
+        for _ in range(60):                 # until each worker holds two
+            if all(len(v) >= 2 for v in conns.values()):
+                break
+            c = http.client.HTTPConnection("127.0.0.1", a.http, timeout=10)
+            c.connect()
+            c.request("GET", "/slow")
+            port = c.sock.getsockname()[1]
+            owner = None
+            for _ in range(50):
+                owner = socket_owner(a.http, port, kids)
+                if owner:
+                    break
+                time.sleep(0.01)
+            assert owner, "no worker holds the connection"
+            conns[owner].append(c)
+        victim, survivor = kids
+        assert len(conns[victim]) >= 2 and len(conns[survivor]) >= 2, conns
+        os.kill(victim, signal.SIGSEGV)
+        for c in conns[survivor]:           # in flight on the other worker: unaffected
+            r = c.getresponse()
+            assert r.status == 200 and r.read() == str(survivor).encode()
+        for c in conns[victim]:
+            try:
+                r = c.getresponse()
+                raise AssertionError("a killed worker answered: %d" % r.status)
+            except (http.client.HTTPException, ConnectionError, socket.timeout):
+                pass
+        deadline = time.time() + 5
+        while time.time() < deadline and (len(workers_of(a.proc.pid)) < 2 or victim in workers_of(a.proc.pid)):
+            time.sleep(0.05)
+        now = workers_of(a.proc.pid)
+        assert len(now) == 2 and survivor in now and victim not in now, now
+        seen = set()
+        for _ in range(40):
+            st, body = get(a.http, "/pid")
+            assert st == 200, st
+            seen.add(int(body))
+        assert seen <= set(now), (seen, now)
+        assert "worker" in a.output() and "(pid %d) was killed by signal 11" % victim in a.output(), a.output()
+
+
+def test_killing_the_master_takes_the_workers_with_it():
+    site = lib.tmp_site({"index.lua": PID_SITE})
+    a = lib.Atto(site, args=["--workers", "2"]).start()
+    kids = workers_of(a.proc.pid)
+    a.proc.kill()
+    a.proc.wait(timeout=10)
+    deadline = time.time() + 5
+    while time.time() < deadline and any(os.path.exists("/proc/%d" % k) for k in kids):
+        time.sleep(0.05)
+    assert not any(os.path.exists("/proc/%d/stat" % k) and
+                   open("/proc/%d/stat" % k).read().split()[2] != "Z" for k in kids), kids
+    b = lib.Atto(site, args=["--workers", "1"])
+    b.ports["http"] = a.http           # the port is free again at once
+    b.args[b.args.index("--http") + 1] = str(a.http)
+    b.start()
+    try:
+        assert get(b.http, "/pid")[0] == 200
+    finally:
+        assert b.stop() == 0
+
+
+def test_status_page_counts_every_worker_process():
+    site = lib.tmp_site({"index.lua": "site:listen{ status_page = true }\n" + PID_SITE})
+    with lib.Atto(site, args=["--workers", "2"]) as a:
+        pids = set()
+        for _ in range(30):
+            pids.add(int(get(a.http, "/pid")[1]))
+        j = json.loads(get(a.http, "/.well-known/atto/status")[1])
+        assert j["workers"] == 2 and j["requests"] >= 31 and j["connections_total"] >= 31, j
+
+
 if __name__ == "__main__":
     import sys
     sys.exit(1 if lib.main(globals()) else 0)
