@@ -1,7 +1,7 @@
 /*
- * h2_stream.h — private to the HTTP/2 engine (h2_conn.c, h2_stream.c): the
- * connection and stream structs, shared between the frame handlers
- * (h2_conn.c) and the request/response side of a stream (h2_stream.c).
+ * h2_stream.h — private to the HTTP/2 engine (h2_conn.c, h2_recv.c,
+ * h2_control.c, h2_send.c, h2_stream.c): the connection and stream structs
+ * and the functions those files call in each other.
  *
  * Streams live on one list per connection. Closing a stream only marks it
  * CLOSED (and remembers how, in a small ring, for RFC 9113 §5.1's "closed"
@@ -116,14 +116,45 @@ enum { H2_HB_NEW = 1, H2_HB_TRAILERS, H2_HB_DISCARD };
 uint64_t h2_now(void);
 void h2_enter(h2_conn *h);
 void h2_leave(h2_conn *h);
-void h2_write(h2_conn *h);                  /* frames in h->wbuf are complete (traced) */
-void h2_flush(h2_conn *h);                  /* hand h->wbuf to the conn (on leaving the engine) */
 void h2_conn_error(h2_conn *h, uint32_t code, const char *why);
+int  h2_conn_fail(h2_conn *h, uint32_t code, const char *why);   /* h2_conn_error, returns -1 */
 void h2_stream_reset(h2_conn *h, h2_stream *s, uint32_t code);
 void h2_stream_close(h2_conn *h, h2_stream *s, int how);
+void h2_reset_id(h2_conn *h, uint32_t id, uint32_t code);      /* RST_STREAM for a stream we no longer hold */
+void h2_remember_closed(h2_conn *h, uint32_t id, int how);
+int  h2_closed_how(h2_conn *h, uint32_t id);                   /* H2_CLOSED_*, 0: not in the ring */
+h2_stream *h2_find_stream(h2_conn *h, uint32_t id);            /* not closed, or NULL */
+void h2_tracef(h2_conn *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void h2_trace_frame(h2_conn *h, char dir, const h2_frame *f);
+
+/* h2_send.c */
+void h2_write(h2_conn *h);                  /* frames in h->wbuf are complete (traced) */
+void h2_flush(h2_conn *h);                  /* hand h->wbuf to the conn (on leaving the engine) */
 void h2_pump(h2_conn *h);
 void h2_pump_stream(h2_conn *h, h2_stream *s);  /* s got body bytes: frame them */
-void h2_tracef(h2_conn *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* h2_recv.c and h2_control.c: frame handlers, 0 or <0 (the connection is ending) */
+int  h2_on_data(h2_conn *h, const h2_frame *f);
+int  h2_on_headers(h2_conn *h, const h2_frame *f);
+int  h2_on_continuation(h2_conn *h, const h2_frame *f);
+int  h2_on_priority(h2_conn *h, const h2_frame *f);
+int  h2_on_rst_stream(h2_conn *h, const h2_frame *f);
+int  h2_on_settings(h2_conn *h, const h2_frame *f);
+int  h2_on_push_promise(h2_conn *h, const h2_frame *f);
+int  h2_on_ping(h2_conn *h, const h2_frame *f);
+int  h2_on_goaway(h2_conn *h, const h2_frame *f);
+int  h2_on_window_update(h2_conn *h, const h2_frame *f);
+
+/* h2_control.c: flood meters (token buckets: burst, refill per second) */
+#define H2_RST_BURST   200.0
+#define H2_RST_RATE    50.0
+#define H2_CTRL_BURST  50.0
+#define H2_CTRL_RATE   10.0
+#define H2_PRIO_BURST  500.0
+#define H2_PRIO_RATE   100.0
+void h2_buckets_init(h2_conn *h, uint64_t now);
+/* Take a token; empty: GOAWAY(ENHANCE_YOUR_CALM, what) and -1. */
+int  h2_calm(h2_conn *h, h2_bucket *b, double burst, double rate, const char *what);
 
 /* h2_stream.c */
 h2_stream *h2_stream_new(h2_conn *h, uint32_t id);

@@ -14,6 +14,9 @@
 #include "core/accesslog.c"
 #include "core/h2_stream.c"
 #include "core/h2_conn.c"
+#include "core/h2_recv.c"
+#include "core/h2_control.c"
+#include "core/h2_send.c"
 
 static int closed;
 static size_t out_bytes;

@@ -11,6 +11,9 @@
  */
 #include "tests/unit/test.h"
 #include "core/h2_conn.c"
+#include "core/h2_recv.c"
+#include "core/h2_control.c"
+#include "core/h2_send.c"
 #include "core/h2_stream.c"
 #include <unistd.h>
 #include <fcntl.h>
@@ -969,7 +972,7 @@ TEST(receive_window_enforced)
     send_tx();
     /* the client ignores our window */
     h2_conn *h = C.proto_data;
-    h2_stream *s = find_stream(h, 1);
+    h2_stream *s = h2_find_stream(h, 1);
     CHECK(s);
     s->recv_unacked = 0;
     s->recv_window = 20000;                     /* as if nothing had been returned yet */
