@@ -8,12 +8,13 @@
  * Plaintext written before the handshake is over waits in `pending` and goes
  * out from the tls_conn_read that completes the handshake.
  *
- * The tls_ctx is shared by all worker threads of a process. It holds the current
- * certificate set — one SSL_CTX per host (a host may carry an ECDSA and an RSA
- * certificate), one of them the default — behind a mutex, with a reference
- * count: a connection takes a reference when it is created, so a SIGHUP
- * reload swaps in a new set for new connections while open ones finish their
- * handshake with the old one. SNI switches the connection to its host's
+ * The tls_ctx is shared by the worker threads of a process (each forked
+ * worker process has its own copy). It holds the current certificate set —
+ * one SSL_CTX per host (a host may carry an ECDSA and an RSA certificate),
+ * one of them the default — behind a mutex, with a reference count: a
+ * connection takes a reference when it is created, so a SIGHUP reload swaps
+ * in a new set for new connections while open ones finish their handshake
+ * with the old one. SNI switches the connection to its host's
  * SSL_CTX in the servername callback (exact name, then `*.parent` wildcard).
  *
  * Resumption works across worker processes forked after tls_ctx_new:
@@ -35,6 +36,7 @@
  * name the file.
  */
 #include "core/tls.h"
+#include "core/shmkv.h"
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -56,7 +58,9 @@
 
 #define TLS_TICKET_ROTATE (4 * 3600)   /* seconds a ticket key encrypts */
 #define TLS_SESSION_TIMEOUT TLS_TICKET_ROTATE
-#define TLS_SESSION_CACHE 20480
+#define TLS_SESSION_STORE (4u << 20)  /* bytes of the shared session-id store */
+#define TLS_SESSION_CACHE 10000       /* at most this many sessions in it */
+#define TLS_SESSION_DER_MAX 4096      /* a larger encoded session is not cached */
 #define TLS_READ_CHUNK 16384
 #define TLS_CIPHERS_12 \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
@@ -73,6 +77,7 @@ typedef struct tls_host {
 /* One generation of certificates; replaced as a whole by a reload. */
 typedef struct tls_certs {
     atomic_int refs;
+    shmkv     *sessions; /* the ctx's, given to every SSL_CTX (app data) */
     SSL_CTX   *def;      /* one of hosts[i].sc */
     tls_host  *hosts;
     size_t     nhosts;
@@ -89,6 +94,7 @@ struct tls_ctx {
     unsigned char secret[32];  /* made once, before any fork: every process derives the same keys */
     tls_tkey   keys[2];        /* cache: [0] for period `period`, [1] for period - 1 */
     long long  period;         /* -1: cache empty */
+    shmkv     *sessions;       /* TLS 1.2 session-id cache, shared across fork */
 };
 
 struct tls_conn {
@@ -296,6 +302,61 @@ static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
     return ok ? r : -1;
 }
 
+/* ---- the TLS 1.2 session-id cache, shared by worker processes ----
+ *
+ * OpenSSL's internal cache is off (SSL_SESS_CACHE_NO_INTERNAL): a session is
+ * stored DER-encoded in the shmkv store under its id, found there by any
+ * process, and deleted when OpenSSL gives it up (a fatal alert, a timeout).
+ * Since no SSL_CTX holds sessions itself, freeing an old certificate set
+ * after a reload removes nothing from the store. */
+
+static int tls_sess_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    shmkv *kv = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    unsigned char der[TLS_SESSION_DER_MAX], *p = der;
+    unsigned int idlen = 0;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &idlen);
+    const char *why;
+    /* TLS 1.3 resumes with stateless tickets only: its ids are dummies. */
+    if (!kv || idlen == 0 || SSL_version(ssl) >= TLS1_3_VERSION)
+        return 0;
+    int n = i2d_SSL_SESSION(sess, NULL);
+    /* Not stored (too large, store unavailable): a full handshake next time. */
+    if (n > 0 && n <= (int)sizeof der && i2d_SSL_SESSION(sess, &p) == n) {
+        (void)shmkv_put(kv, id, idlen, der, (size_t)n, TLS_SESSION_TIMEOUT, TLS_SESSION_CACHE, &why);
+        OPENSSL_cleanse(der, (size_t)n);
+    }
+    return 0;   /* no reference kept */
+}
+
+static SSL_SESSION *tls_sess_get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
+{
+    shmkv *kv = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    SSL_SESSION *sess = NULL;
+    size_t n = 0;
+    *copy = 0;   /* the caller owns the one reference d2i made */
+    unsigned char *der = NULL;
+    if (kv && idlen > 0)
+        der = shmkv_get(kv, id, (size_t)idlen, TLS_SESSION_TIMEOUT, &n);
+    if (!der)
+        return NULL;
+    const unsigned char *p = der;
+    if (n <= TLS_SESSION_DER_MAX && !(sess = d2i_SSL_SESSION(NULL, &p, (long)n)))
+        ERR_clear_error();   /* unreadable: a full handshake */
+    OPENSSL_cleanse(der, n);
+    free(der);
+    return sess;
+}
+
+static void tls_sess_remove_cb(SSL_CTX *sc, SSL_SESSION *sess)
+{
+    shmkv *kv = SSL_CTX_get_app_data(sc);
+    unsigned int idlen = 0;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &idlen);
+    if (kv && idlen > 0)
+        shmkv_del(kv, id, idlen);
+}
+
 /* ---- loading certificates ---- */
 
 /* Open `path` for reading, refusing what is not a regular file. */
@@ -417,7 +478,7 @@ fail:
 }
 
 /* A server SSL_CTX with atto's protocol policy and callbacks. */
-static SSL_CTX *tls_sslctx_new(char *err, size_t errlen)
+static SSL_CTX *tls_sslctx_new(shmkv *sessions, char *err, size_t errlen)
 {
     static const unsigned char sid_ctx[] = "atto";
     SSL_CTX *sc = SSL_CTX_new(TLS_server_method());
@@ -432,8 +493,11 @@ static SSL_CTX *tls_sslctx_new(char *err, size_t errlen)
                                 SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_clear_options(sc, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
     SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_SERVER);
-    SSL_CTX_sess_set_cache_size(sc, TLS_SESSION_CACHE);
+    SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_set_app_data(sc, sessions);
+    SSL_CTX_sess_set_new_cb(sc, tls_sess_new_cb);
+    SSL_CTX_sess_set_get_cb(sc, tls_sess_get_cb);
+    SSL_CTX_sess_set_remove_cb(sc, tls_sess_remove_cb);
     SSL_CTX_set_timeout(sc, TLS_SESSION_TIMEOUT);
     SSL_CTX_set_tlsext_servername_callback(sc, tls_sni_cb);
     SSL_CTX_set_alpn_select_cb(sc, tls_alpn_cb, NULL);
@@ -461,7 +525,7 @@ static tls_host *tls_certs_host(tls_certs *cs, const char *host, char *err, size
         snprintf(err, errlen, "empty host name in the TLS configuration");
         return NULL;
     }
-    if (!(h->sc = tls_sslctx_new(err, errlen)))
+    if (!(h->sc = tls_sslctx_new(cs->sessions, err, errlen)))
         return NULL;
     h->name = host ? strdup(host) : NULL;
     h->keytypes = 0;
@@ -469,7 +533,8 @@ static tls_host *tls_certs_host(tls_certs *cs, const char *host, char *err, size
     return h;
 }
 
-static tls_certs *tls_certs_new(const tls_cert_cfg *certs, size_t n, char *err, size_t errlen)
+static tls_certs *tls_certs_new(shmkv *sessions, const tls_cert_cfg *certs, size_t n,
+                                char *err, size_t errlen)
 {
     if (!certs || n == 0) {
         snprintf(err, errlen, "no TLS certificate configured");
@@ -482,6 +547,7 @@ static tls_certs *tls_certs_new(const tls_cert_cfg *certs, size_t n, char *err, 
         return NULL;
     }
     atomic_init(&cs->refs, 1);
+    cs->sessions = sessions;
     for (size_t i = 0; i < n; i++) {
         if (!certs[i].cert || !certs[i].key) {
             snprintf(err, errlen, "TLS certificate %zu%s%s needs both cert and key", i + 1,
@@ -506,6 +572,7 @@ fail:
 
 tls_ctx *tls_ctx_new(const tls_cert_cfg *certs, size_t ncerts, char *err, size_t errlen)
 {
+    char why[128];
     tls_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
         snprintf(err, errlen, "out of memory");
@@ -517,11 +584,16 @@ tls_ctx *tls_ctx_new(const tls_cert_cfg *certs, size_t ncerts, char *err, size_t
         snprintf(err, errlen, "cannot make the session ticket secret: %s", tls_reason());
         goto fail;
     }
-    if (!(ctx->certs = tls_certs_new(certs, ncerts, err, errlen)))
+    if (!(ctx->sessions = shmkv_new(TLS_SESSION_STORE, TLS_SESSION_DER_MAX, why, sizeof why))) {
+        snprintf(err, errlen, "cannot make the TLS session cache: %s", why);
+        goto fail;
+    }
+    if (!(ctx->certs = tls_certs_new(ctx->sessions, certs, ncerts, err, errlen)))
         goto fail;
     pthread_mutex_init(&ctx->mu, NULL);
     return ctx;
 fail:
+    shmkv_free(ctx->sessions);
     OPENSSL_cleanse(ctx->secret, sizeof ctx->secret);
     free(ctx);
     return NULL;
@@ -530,7 +602,7 @@ fail:
 int tls_ctx_reload(tls_ctx *ctx, const tls_cert_cfg *certs, size_t ncerts, char *err, size_t errlen)
 {
     ERR_clear_error();
-    tls_certs *fresh = tls_certs_new(certs, ncerts, err, errlen), *old;
+    tls_certs *fresh = tls_certs_new(ctx->sessions, certs, ncerts, err, errlen), *old;
     if (!fresh)
         return -1;
     pthread_mutex_lock(&ctx->mu);
@@ -546,6 +618,7 @@ void tls_ctx_free(tls_ctx *ctx)
     if (!ctx)
         return;
     tls_certs_release(ctx->certs);
+    shmkv_free(ctx->sessions);
     OPENSSL_cleanse(ctx->secret, sizeof ctx->secret);
     OPENSSL_cleanse(ctx->keys, sizeof ctx->keys);
     pthread_mutex_destroy(&ctx->mu);

@@ -8,7 +8,7 @@
  * folders (plus one RSA certificate made here), so the dev-cert code is
  * tested by every handshake as well.
  *
- * Build by hand: cc ... tests/unit/test_tls.c core/tls_cert.c core/buf.c -lssl -lcrypto
+ * Build by hand: cc ... tests/unit/test_tls.c core/tls_cert.c core/buf.c core/shmkv.c -lssl -lcrypto
  */
 #include "core/tls.c"   /* to move the ticket key clock; links tls_cert.o and buf.o from the archive */
 #include "tests/unit/test.h"
@@ -825,15 +825,21 @@ static SSL_SESSION *session_from_child(tls_ctx *ctx, SSL_CTX *cc, time_t now)
     return d2i_SSL_SESSION(NULL, &cdp, (long)got);
 }
 
-/* In a child whose clock reads `now`: does `sess` resume? The child answers
- * with its exit status: 0 resumed, 1 full handshake, 2 failed. */
-static int resume_in_child(tls_ctx *ctx, SSL_CTX *cc, SSL_SESSION *sess, time_t now)
+/* In a child whose clock reads `now` (and which first reloads its copy of
+ * the certificates, like a worker after SIGHUP, if `reload`): does `sess`
+ * resume? The child answers with its exit status: 0 resumed, 1 full
+ * handshake, 2 failed. */
+static int resume_in_child(tls_ctx *ctx, SSL_CTX *cc, SSL_SESSION *sess, time_t now, int reload)
 {
     int st = 0;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
+        char err[256];
+        tls_cert_cfg c[] = {{NULL, cert_b, key_b}};
         fake_now = now;
+        if (reload && tls_ctx_reload(ctx, c, 1, err, sizeof err) < 0)
+            _exit(2);
         pair p;
         int hs = handshake(&p, ctx, cc, 1, "localhost", NULL, sess);
         int reused = hs && SSL_session_reused(p.cl);
@@ -855,9 +861,9 @@ static int tickets_across_fork(int maxv, char *why, size_t n)
     tls_clock = fake_clock;
     fake_now = PERIOD(9000) + 100;
     SSL_SESSION *s = session_from_child(ctx, cc, PERIOD(9001) + 3);
-    int same = s ? resume_in_child(ctx, cc, s, PERIOD(9001) + 50) : -1;
-    int next = s ? resume_in_child(ctx, cc, s, PERIOD(9002) + 7) : -1;
-    int later = s ? resume_in_child(ctx, cc, s, PERIOD(9003)) : -1;
+    int same = s ? resume_in_child(ctx, cc, s, PERIOD(9001) + 50, 0) : -1;
+    int next = s ? resume_in_child(ctx, cc, s, PERIOD(9002) + 7, 0) : -1;
+    int later = s ? resume_in_child(ctx, cc, s, PERIOD(9003), 0) : -1;
     fake_now = PERIOD(9001) + 60;
     pair p;
     int parent = s && handshake(&p, ctx, cc, 1, "localhost", NULL, s) && SSL_session_reused(p.cl);
@@ -883,6 +889,86 @@ TEST(tickets_resume_across_processes)
         printf("# TLS 1.3: %s\n", w13);
     CHECK(ok12);
     CHECK(ok13);
+}
+
+/* TLS 1.2 clients without tickets resume by session id: the session made
+ * by one worker process is found by another through the shared store, also
+ * after either reloads its certificates. TLS 1.3 handshakes store nothing
+ * (their tickets carry the session). */
+TEST(session_ids_resume_across_processes)
+{
+    char err[256];
+    tls_ctx *ctx = ctx_default();
+    CHECK(ctx);
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+    SSL_CTX_set_options(cc, SSL_OP_NO_TICKET);
+    size_t before = shmkv_count(ctx->sessions);
+    SSL_SESSION *s = session_from_child(ctx, cc, time(NULL));
+    size_t after = shmkv_count(ctx->sessions);
+    const unsigned char *tick;
+    size_t ticklen = 1;
+    if (s)
+        SSL_SESSION_get0_ticket(s, &tick, &ticklen);
+    int other = s ? resume_in_child(ctx, cc, s, time(NULL), 0) : -1;
+    int other_reloaded = s ? resume_in_child(ctx, cc, s, time(NULL), 1) : -1;
+    pair p;
+    int parent = s && handshake(&p, ctx, cc, 1, "localhost", NULL, s) && SSL_session_reused(p.cl);
+    if (s)
+        pair_free(&p);
+    tls_cert_cfg c[] = {{NULL, cert_b, key_b}};
+    int rl = tls_ctx_reload(ctx, c, 1, err, sizeof err);
+    int after_reload = s ? resume_in_child(ctx, cc, s, time(NULL), 0) : -1;
+    SSL_CTX *c13 = client_ctx(TLS1_3_VERSION, 0);
+    size_t n12 = shmkv_count(ctx->sessions);
+    int full13 = handshake(&p, ctx, c13, 1, NULL, NULL, NULL);
+    pair_free(&p);
+    size_t n13 = shmkv_count(ctx->sessions);
+    SSL_CTX_free(c13);
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    CHECK(s);
+    CHECK_INT(ticklen, 0);   /* really a session id, no ticket */
+    CHECK_INT(before, 0);
+    CHECK_INT(after, 1);
+    CHECK_INT(other, 0);
+    CHECK_INT(other_reloaded, 0);
+    CHECK(parent);
+    CHECK_INT(rl, 0);
+    CHECK_INT(after_reload, 0);
+    CHECK(full13);
+    CHECK_INT(n13, n12);
+}
+
+/* A connection that fails after its handshake (here: a forged record) takes
+ * its session out of the shared store; no process resumes it. */
+TEST(failed_connection_forgets_session)
+{
+    tls_ctx *ctx = ctx_default();
+    CHECK(ctx);
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+    SSL_CTX_set_options(cc, SSL_OP_NO_TICKET);
+    pair p;
+    int ok = handshake(&p, ctx, cc, 1, "localhost", NULL, NULL);
+    SSL_SESSION *s = SSL_get1_session(p.cl);
+    size_t stored = shmkv_count(ctx->sessions);
+    static const char forged[] = "\x17\x03\x03\x00\x20" "0123456789abcdef0123456789abcdef";
+    tls_conn_feed(p.t, forged, sizeof forged - 1);
+    int r = tls_conn_read(p.t, &p.plain, &p.wire, &p.err);
+    char why[128];
+    snprintf(why, sizeof why, "%s", p.err ? p.err : "");
+    pair_free(&p);
+    size_t left = shmkv_count(ctx->sessions);
+    int other = s ? resume_in_child(ctx, cc, s, time(NULL), 0) : -1;
+    SSL_SESSION_free(s);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    CHECK(ok);
+    CHECK_INT(stored, 1);
+    CHECK_INT(r, TLS_ERR);
+    CHECK(*why);   /* OpenSSL 3.0 says "cipher operation failed" for a bad GCM tag */
+    CHECK_INT(left, 0);
+    CHECK_INT(other, 1);
 }
 
 /* ---- configuration errors and reload ---- */
@@ -1218,6 +1304,8 @@ int main(void)
     RUN(ticket_keys_rotate);
     RUN(ticket_keys_derived);
     RUN(tickets_resume_across_processes);
+    RUN(session_ids_resume_across_processes);
+    RUN(failed_connection_forgets_session);
     RUN(config_errors_name_the_file);
     RUN(reload_keeps_old_on_error_and_open_connections);
     RUN(dev_cert_created_private_and_reused);
