@@ -9,15 +9,40 @@
  * queue is flushed once at its end, so pipelined answers share a write;
  * otherwise it is flushed at once. Exactly one uv_write is in flight per
  * connection: `out` collects new bytes while `inflight` is being written.
+ *
+ * Files (conn_sendfile) queue behind `out` as a list of ranges, each with
+ * the bytes written after it. When `out` is empty the first range moves on:
+ * on cleartext by sendfile(2) straight from the page cache to the socket;
+ * when the socket is full, one 16 KiB piece is read into `out` and written
+ * with uv_write, whose completion is the wake-up for the next sendfile
+ * (libuv lets nobody else poll a uv_tcp_t's descriptor). Under TLS the
+ * range is read 16 KiB (one record) at a time and encrypted into `out`, and
+ * what was written after it waits as plaintext: records must be encrypted
+ * in the order they are sent, so close_notify waits for the files too.
  */
 #include "core/conn.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 #include "core/server_impl.h"
 #include "core/tls.h"
+
+#define FILE_PIECE    16384               /* a TLS record; the copy made when the socket is full */
+#define FILE_READ_MAX (4 * FILE_PIECE)    /* read per flush when not by sendfile */
+
+/* A queued file range and what was written behind it (see conn_sendfile). */
+typedef struct conn_file {
+    struct conn_file *next;
+    int               fd;
+    uint64_t          off, left;
+    buf               after;          /* plaintext under TLS */
+} conn_file;
 
 struct conn_impl {
     conn         pub;
@@ -26,12 +51,15 @@ struct conn_impl {
     uv_write_t   wreq;
     buf          out, inflight;
     tls_conn    *tls;
+    conn_file   *files, *files_tail;   /* sent after `out`, in order */
     void       (*tls_ready)(conn *c);  /* STARTTLS completion */
     conn_impl   *prev, *next;
     int          handles;              /* open uv handles still to close */
     unsigned     writing : 1, closing : 1, closed : 1, in_read : 1,
                  paused : 1, opened : 1, handshaken : 1, first_read : 1,
-                 trim : 1;                 /* give buffers back once written */
+                 trim : 1,                 /* give buffers back once written */
+                 nosendfile : 1,           /* the kernel refused it: read instead */
+                 shut_later : 1;           /* TLS close_notify after the files */
 };
 
 #define IMPL(c) ((conn_impl *)(c))
@@ -39,6 +67,18 @@ struct conn_impl {
 
 static void conn_flush(conn_impl *ci);
 static void conn_finish_close(conn_impl *ci);
+
+static void files_free(conn_impl *ci)
+{
+    while (ci->files) {
+        conn_file *f = ci->files;
+        ci->files = f->next;
+        close(f->fd);
+        buf_free(&f->after);
+        free(f);
+    }
+    ci->files_tail = NULL;
+}
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -50,6 +90,7 @@ static void on_handle_closed(uv_handle_t *h)
             ci->pub.proto->close(&ci->pub);
         buf_free(&ci->out);
         buf_free(&ci->inflight);
+        files_free(ci);
         if (ci->tls)
             tls_conn_free(ci->tls);
         free(ci);
@@ -66,25 +107,14 @@ static void conn_finish_close(conn_impl *ci)
     if (ci->prev) ci->prev->next = ci->next; else wi->conns = ci->next;
     if (ci->next) ci->next->prev = ci->prev;
     wi->nconns--;
+    files_free(ci);
     uv_close((uv_handle_t *)&ci->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&ci->timer, on_handle_closed);
 }
 
-static void on_write_done(uv_write_t *req, int status)
+/* Everything queued is with the kernel: close, trim, STARTTLS, drained. */
+static void conn_sent(conn_impl *ci)
 {
-    conn_impl *ci = req->data;
-    ci->writing = 0;
-    buf_reset(&ci->inflight);
-    if (ci->closed)
-        return;
-    if (status < 0) {           /* peer reset: nothing more can be sent */
-        conn_finish_close(ci);
-        return;
-    }
-    if (buf_size(&ci->out)) {
-        conn_flush(ci);
-        return;
-    }
     if (ci->closing) {
         conn_finish_close(ci);
         return;
@@ -102,36 +132,197 @@ static void on_write_done(uv_write_t *req, int status)
         ci->pub.proto->drained(&ci->pub);
 }
 
-static void conn_flush(conn_impl *ci)
+static void on_write_done(uv_write_t *req, int status)
 {
-    if (ci->writing || ci->closed || !buf_size(&ci->out))
+    conn_impl *ci = req->data;
+    ci->writing = 0;
+    buf_reset(&ci->inflight);
+    if (ci->closed)
         return;
+    if (status < 0) {           /* peer reset: nothing more can be sent */
+        conn_finish_close(ci);
+        return;
+    }
+    if (buf_size(&ci->out) || ci->files)
+        conn_flush(ci);
+    else
+        conn_sent(ci);
+}
+
+static int sock_fd(conn_impl *ci)
+{
+    uv_os_fd_t fd = -1;
+    return uv_fileno((uv_handle_t *)&ci->tcp, &fd) < 0 ? -1 : fd;
+}
+
+/* A file came up short of the length promised: the receiver would wait for
+ * bytes that never come, so the connection ends. */
+static void file_short(conn_impl *ci, const conn_file *f)
+{
+    log_warn("conn: a file came up short while being sent (%llu bytes missing); connection closed",
+             (unsigned long long)f->left);
+    buf_reset(&ci->out);
+    conn_finish_close(ci);
+}
+
+/* Up to `max` bytes of the first file into `out` (encrypted under TLS,
+ * one record per piece). Returns -1 when the connection had to close. */
+static int file_read(conn_impl *ci, conn_file *f, size_t max)
+{
+    static _Thread_local char piece[FILE_PIECE];
+    for (size_t done = 0; f->left && done < max;) {
+        size_t want = f->left < FILE_PIECE ? (size_t)f->left : FILE_PIECE;
+        char *dst = ci->tls ? piece : buf_tail(&ci->out, want);
+        ssize_t n = pread(f->fd, dst, want, (off_t)f->off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            file_short(ci, f);
+            return -1;
+        }
+        const char *err = NULL;
+        if (!ci->tls)
+            buf_commit(&ci->out, (size_t)n);
+        else if (tls_conn_write(ci->tls, piece, (size_t)n, &ci->out, &err) < 0) {
+            conn_finish_close(ci);
+            return -1;
+        }
+        f->off += (uint64_t)n;
+        f->left -= (uint64_t)n;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* sendfile(2) as much of the first file as the socket takes. Returns 1
+ * when it took all, 0 when the socket is full (or sendfile is refused for
+ * this file: nosendfile), -1 when the connection had to close. */
+static int file_sendfile(conn_impl *ci, conn_file *f)
+{
+    int sock = sock_fd(ci);
+    while (f->left) {
+        size_t want = f->left < (1u << 30) ? (size_t)f->left : (1u << 30);
+        off_t o = (off_t)f->off;
+        ssize_t n = sendfile(sock, f->fd, &o, want);
+        if (n > 0) {
+            f->off += (uint64_t)n;
+            f->left -= (uint64_t)n;
+            if ((size_t)n < want)
+                return f->left ? 0 : 1;
+            continue;
+        }
+        if (n == 0) {
+            file_short(ci, f);
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            return 0;
+        if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+            ci->nosendfile = 1;
+            return 0;
+        }
+        conn_finish_close(ci);     /* EPIPE, ECONNRESET: the peer is gone */
+        return -1;
+    }
+    return 1;
+}
+
+/* The first file is sent: what was written after it joins `out`. */
+static int file_pop(conn_impl *ci)
+{
+    conn_file *f = ci->files;
+    int rc = 0;
+    ci->files = f->next;
+    if (!ci->files)
+        ci->files_tail = NULL;
+    close(f->fd);
+    if (buf_size(&f->after)) {
+        const char *err = NULL;
+        if (ci->tls)
+            rc = tls_conn_write(ci->tls, buf_head(&f->after), buf_size(&f->after), &ci->out, &err);
+        else
+            buf_append(&ci->out, buf_head(&f->after), buf_size(&f->after));
+    }
+    buf_free(&f->after);
+    free(f);
+    if (rc == 0 && !ci->files && ci->shut_later) {
+        ci->shut_later = 0;
+        tls_conn_shutdown(ci->tls, &ci->out);
+    }
+    if (rc < 0)
+        conn_finish_close(ci);
+    return rc < 0 ? -1 : 0;
+}
+
+/* `out` is empty: move the first file on (to the socket, or a piece of it
+ * into `out`). Returns -1 when the connection had to close. */
+static int file_step(conn_impl *ci)
+{
+    conn_file *f = ci->files;
+    if (!ci->tls && !ci->nosendfile) {
+        int rc = file_sendfile(ci, f);
+        if (rc < 0)
+            return -1;
+        if (rc == 0 && !ci->nosendfile && file_read(ci, f, FILE_PIECE) < 0)
+            return -1;          /* full: this piece's uv_write wakes us */
+    } else if (file_read(ci, f, FILE_READ_MAX) < 0) {
+        return -1;
+    }
+    return f->left ? 0 : file_pop(ci);
+}
+
+/* Hand `out` to the kernel. Returns 1 when it all went at once, 0 when a
+ * uv_write is in flight, -1 when the connection had to close. A response
+ * head in front of a file is sent with MSG_MORE so it shares a segment. */
+static int conn_write_out(conn_impl *ci)
+{
     buf tmp = ci->inflight;
     ci->inflight = ci->out;
     ci->out = tmp;
     uv_buf_t b = uv_buf_init(buf_head(&ci->inflight), (unsigned)buf_size(&ci->inflight));
-    /* try the fast path first: most writes complete at once */
-    int n = uv_try_write((uv_stream_t *)&ci->tcp, &b, 1);
+    int n;
+    if (ci->files && !ci->tls && !ci->nosendfile) {
+        ssize_t k = send(sock_fd(ci), b.base, b.len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = k >= 0 ? (int)k : errno == EAGAIN ? UV_EAGAIN : -errno;
+    } else {
+        n = uv_try_write((uv_stream_t *)&ci->tcp, &b, 1);   /* most writes complete at once */
+    }
     if (n == (int)b.len) {
         buf_reset(&ci->inflight);
-        ci->writing = 1;  /* reuse the completion logic */
-        ci->wreq.data = ci;
-        on_write_done(&ci->wreq, 0);
-        return;
+        return 1;
     }
     if (n > 0) {
         b.base += n;
         b.len -= (unsigned)n;
     } else if (n != UV_EAGAIN) {
         conn_finish_close(ci);
-        return;
+        return -1;
     }
     ci->writing = 1;
     ci->wreq.data = ci;
     if (uv_write(&ci->wreq, (uv_stream_t *)&ci->tcp, &b, 1, on_write_done) < 0) {
         ci->writing = 0;
         conn_finish_close(ci);
+        return -1;
     }
+    return 0;
+}
+
+static void conn_flush(conn_impl *ci)
+{
+    int sent = 0;
+    while (!ci->writing && !ci->closed) {
+        if (!buf_size(&ci->out) && !ci->files)
+            break;
+        int rc = buf_size(&ci->out) ? conn_write_out(ci) : file_step(ci);
+        if (rc < 0)
+            return;
+        sent = 1;
+    }
+    if (sent && !ci->writing && !ci->closed)
+        conn_sent(ci);
 }
 
 /* Queue bytes (through TLS when on) without flushing. */
@@ -139,6 +330,10 @@ static int conn_append(conn_impl *ci, const void *data, size_t len)
 {
     if (!len)
         return 0;
+    if (ci->files_tail) {     /* behind a file: kept as is until the file is out */
+        buf_append(&ci->files_tail->after, data, len);
+        return 0;
+    }
     if (!ci->out.data && len <= BUF_POOL_BLOCK / 2)
         buf_pool_take(&ci->out);
     if (ci->tls) {   /* mid-handshake (STARTTLS): the engine holds it until done */
@@ -190,6 +385,31 @@ int conn_writev(conn *c, const struct iovec *iov, int n)
     return 0;
 }
 
+int conn_sendfile(conn *c, int fd, uint64_t off, uint64_t len)
+{
+    conn_impl *ci = IMPL(c);
+    conn_file *f = NULL;
+    if (ci->closed || (len && !(f = calloc(1, sizeof *f)))) {
+        close(fd);
+        return -1;
+    }
+    if (!len) {
+        close(fd);
+        return 0;
+    }
+    f->fd = fd;
+    f->off = off;
+    f->left = len;
+    if (ci->files_tail)
+        ci->files_tail->next = f;
+    else
+        ci->files = f;
+    ci->files_tail = f;
+    if (!ci->in_read)
+        conn_flush(ci);
+    return 0;
+}
+
 int conn_puts(conn *c, const char *s) { return conn_write(c, s, strlen(s)); }
 
 int conn_printf(conn *c, const char *fmt, ...)
@@ -219,10 +439,12 @@ void conn_close(conn *c)
     if (ci->closed || ci->closing)
         return;
     ci->closing = 1;
-    if (ci->tls && ci->handshaken)
+    if (ci->tls && ci->handshaken && ci->files)
+        ci->shut_later = 1;            /* close_notify goes after the files */
+    else if (ci->tls && ci->handshaken)
         tls_conn_shutdown(ci->tls, &ci->out);
     uv_read_stop((uv_stream_t *)&ci->tcp);
-    if (!ci->writing && !buf_size(&ci->out))
+    if (!ci->writing && !buf_size(&ci->out) && !ci->files)
         conn_finish_close(ci);
     else if (!ci->in_read)
         conn_flush(ci);
@@ -288,7 +510,10 @@ void conn_resume(conn *c)
 size_t conn_queued(const conn *c)
 {
     const conn_impl *ci = (const conn_impl *)c;
-    return buf_size(&ci->out) + buf_size(&ci->inflight);
+    size_t n = buf_size(&ci->out) + buf_size(&ci->inflight);
+    for (const conn_file *f = ci->files; f; f = f->next)
+        n += (size_t)f->left + buf_size(&f->after);
+    return n;
 }
 
 void conn_trim(conn *c)
@@ -296,7 +521,7 @@ void conn_trim(conn *c)
     conn_impl *ci = IMPL(c);
     if (ci->closed)
         return;
-    if (ci->writing || buf_size(&ci->out)) {
+    if (ci->writing || buf_size(&ci->out) || ci->files) {
         ci->trim = 1;          /* the answer is still queued: after it is written */
         return;
     }
@@ -429,7 +654,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     ci->in_read = 0;
     if (ci->closed)
         return;
-    if (ci->closing && !ci->writing && !buf_size(&ci->out))
+    if (ci->closing && !ci->writing && !buf_size(&ci->out) && !ci->files)
         conn_finish_close(ci);
     else
         conn_flush(ci);
@@ -504,7 +729,7 @@ void conn_drain_all(worker *w)
             continue;
         if (ci->opened && ci->pub.proto->drain)
             ci->pub.proto->drain(&ci->pub);
-        else if (!ci->writing && !buf_size(&ci->out))
+        else if (!ci->writing && !buf_size(&ci->out) && !ci->files)
             conn_close(&ci->pub);
     }
 }

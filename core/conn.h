@@ -83,4 +83,12 @@ const char *conn_sni(const conn *c);       /* server name the client asked for, 
 /* After conn_starttls() the protocol must drop any plaintext it still holds
  * unparsed (RFC 3207 §4.2: no pipelining across STARTTLS). */
 void *conn_loop(conn *c);                  /* the uv_loop_t* (for protocol timers) */
+/* Queue bytes [off, off+len) of the file fd behind everything written so
+ * far; later writes go out after them. The conn takes fd: it is closed once
+ * sent, or when the connection closes or aborts, also when this returns -1
+ * (closed conn). Cleartext: sendfile(2), no copy through user space; TLS:
+ * read and encrypted 16 KiB at a time as the socket drains. A file that
+ * turns out shorter than len aborts the connection. The bytes count in
+ * conn_queued() until sent. */
+int   conn_sendfile(conn *c, int fd, uint64_t off, uint64_t len);
 #endif

@@ -12,6 +12,11 @@
  * arrived whole with its head is used in place; otherwise it is collected
  * (and de-chunked) into `body`. All three buffers live as long as the
  * connection, so the steady state allocates nothing.
+ *
+ * A body from a file (http1_send_file) is queued on the connection whole
+ * and the response is finished at once; the next pipelined request waits
+ * while more than QUEUE_MAX bytes are still unsent, and an idle timeout
+ * closes the connection only when the client has stopped taking them.
  */
 #include "core/http1_conn.h"
 #include <stdio.h>
@@ -26,6 +31,8 @@
 
 enum h1_state { S_HEAD, S_BODY, S_HANDLING, S_DONE };
 
+#define QUEUE_MAX (1u << 20)      /* unsent bytes before pipelining waits */
+
 typedef struct h1c {
     conn        *c;
     enum h1_state state;
@@ -39,6 +46,8 @@ typedef struct h1c {
     int          resp_chunked, resp_nobody;
     int          in_process, eof, paused, served, timer_armed_head;
     int          handed_over;     /* the h2 engine owns the connection now */
+    int          wait_drain;      /* QUEUE_MAX unsent: next request after drained */
+    size_t       idle_queued;     /* conn_queued() when the idle timer was armed */
     uint64_t     resp_bytes;      /* body bytes sent, for the access log */
     buf          head_out;        /* response head waiting for its body */
     const char  *body_inplace;    /* body that came whole with its head */
@@ -230,6 +239,22 @@ static size_t drv_pending(http_req *r)
 
 static const http_driver h1_driver = { drv_start, drv_body, drv_pending };
 
+int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len)
+{
+    h1c *h = r->drv_data;
+    if (r->drv != &h1_driver || h->state != S_HANDLING || h->resp_chunked || h->resp_nobody)
+        return -1;
+    if (buf_size(&h->head_out))
+        conn_write(h->c, buf_head(&h->head_out), buf_size(&h->head_out));
+    buf_reset(&h->head_out);
+    h->resp_bytes += len;
+    conn_sendfile(h->c, fd, off, len);   /* the conn has fd now, whatever happens */
+    r->finished = 1;
+    accesslog_request(r, h->resp_bytes);
+    h1_finish(h);
+    return 0;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 /* https_redirect: every cleartext request gets a 301 to the https URL. */
@@ -412,7 +437,15 @@ static void h1_finish(h1c *h)
     if (buf_size(&h->body) > 1u << 20)
         buf_free(&h->body);   /* don't keep a huge upload's buffer around */
     h->state = S_HEAD;
-    if (h->paused) {
+    if (conn_queued(c) > QUEUE_MAX) {
+        h->wait_drain = 1;         /* h1_drained goes on; reading waits too */
+        conn_timer(c, c->w->cfg->limits.keepalive_ms);
+        h->idle_queued = conn_queued(c);
+        if (!h->paused) {
+            h->paused = 1;
+            conn_pause(c);
+        }
+    } else if (h->paused) {
         h->paused = 0;
         conn_resume(c);
     }
@@ -430,6 +463,7 @@ static void h1_finish(h1c *h)
             return;
         }
         conn_timer(c, c->w->cfg->limits.keepalive_ms);
+        h->idle_queued = conn_queued(c);
     }
     if (!h->in_process)
         h1_process(h);
@@ -448,7 +482,7 @@ static void h1_free(h1c *h)
 static void h1_process(h1c *h)
 {
     h->in_process = 1;
-    while (h->state == S_HEAD && buf_size(&h->in))
+    while (h->state == S_HEAD && buf_size(&h->in) && !h->wait_drain)
         if (!h1_take(h))
             break;
     h->in_process = 0;
@@ -511,10 +545,15 @@ static void h1_read(conn *c, const char *data, size_t len)
 static void h1_timeout(conn *c)
 {
     h1c *h = c->proto_data;
-    if (h->state == S_BODY || (h->state == S_HEAD && buf_size(&h->in)))
+    size_t queued = conn_queued(c);
+    if (h->state == S_HEAD && queued && queued != h->idle_queued) {
+        h->idle_queued = queued;   /* a file is still going out, and moving */
+        conn_timer(c, c->w->cfg->limits.keepalive_ms);
+    } else if (h->state == S_BODY || (h->state == S_HEAD && buf_size(&h->in) && !h->wait_drain)) {
         h1_fail(h, 408, "the request did not arrive in time");
-    else if (h->state != S_HANDLING)
+    } else if (h->state != S_HANDLING) {
         conn_abort(c);
+    }
 }
 
 static void h1_eof(conn *c)
@@ -537,6 +576,16 @@ static void h1_drain(conn *c)
 static void h1_drained(conn *c)
 {
     h1c *h = c->proto_data;
+    if (h->wait_drain) {
+        h->wait_drain = 0;
+        if (h->paused && h->state == S_HEAD) {
+            h->paused = 0;
+            conn_resume(c);
+        }
+        if (!h->in_process)
+            h1_process(h);
+        return;
+    }
     if (h->state == S_HANDLING && h->req.on_writable)
         h->req.on_writable(&h->req);
 }

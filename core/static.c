@@ -17,7 +17,10 @@
  * 64 KiB pieces: while the connection holds more than HIGH_WATER unsent
  * bytes the stream waits for r->on_writable; it owns the request meanwhile
  * (see static.h for how the previous owner is saved, chained and restored).
- * The grammar of the headers lives in static_parse.c.
+ * Over HTTP/1.1 a whole file or a single range leaves instead by
+ * http1_send_file(): the connection queues the descriptor and sends it with
+ * sendfile(2) (no copy, no back-pressure loop here). The grammar of the
+ * headers lives in static_parse.c, where a path may lead in static_path.c.
  */
 #include "core/static.h"
 #include <errno.h>
@@ -33,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/conn.h"
+#include "core/http1_conn.h"
 #include "core/server.h"
 #include "core/static_parse.h"
 
@@ -60,100 +64,9 @@ typedef struct smeta {
 
 static _Thread_local char chunk[CHUNK];
 
-/* ---- where a path may lead ---------------------------------------------- */
-
-int static_safe_join(const char *root, const char *urlpath, char *out, size_t outlen)
-{
-    const char *p = urlpath;
-    while (*p == '/')
-        p++;
-    for (const char *s = p; *s;) {               /* every segment must be a plain name */
-        const char *e = strchr(s, '/');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-            return -1;
-        if (memchr(s, '\\', n))
-            return -1;
-        s += n;
-        while (*s == '/')
-            s++;
-    }
-    int k = snprintf(out, outlen, "%s/%s", root, p);
-    return k < 0 || (size_t)k >= outlen ? -1 : 0;
-}
-
-int static_path_allowed(const char *root, const char *path, const char **why)
-{
-    const char *rest = path;
-    if (root) {
-        size_t rl = strlen(root);
-        while (rl > 1 && root[rl - 1] == '/')
-            rl--;
-        int is_slash = rl == 1 && root[0] == '/';
-        if (strncmp(path, root, rl) != 0 || (!is_slash && path[rl] != '/' && path[rl] != '\0')) {
-            *why = "outside the site folder";
-            return -1;
-        }
-        rest = path + rl;
-    }
-    for (const char *s = rest; *s;) {
-        while (*s == '/')
-            s++;
-        if (*s == '.') {
-            *why = "a dot segment or dotfile";
-            return -1;
-        }
-        while (*s && *s != '/')
-            s++;
-    }
-    return 0;
-}
-
-int static_resolve(int fd, const char *path, char *out, size_t outlen)
-{
-    if (fd >= 0) {
-        char link[64];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(link, out, outlen - 1);
-        if (n > 0 && (size_t)n < outlen - 1 && out[0] == '/') {
-            out[n] = '\0';
-            return 0;
-        }
-    }
-    char tmp[PATH_MAX];
-    if (!realpath(path, tmp) || strlen(tmp) >= outlen)
-        return -1;
-    strcpy(out, tmp);
-    return 0;
-}
-
 static const char *site_root(const http_req *r)
 {
     return r->c && r->c->w && r->c->w->cfg ? r->c->w->cfg->site_dir : NULL;
-}
-
-/* The site folder with symlinks resolved, computed once per thread. */
-static const char *real_root(const char *root)
-{
-    static _Thread_local char real[PATH_MAX], seen[PATH_MAX];
-    if (strcmp(seen, root) != 0) {
-        if (strlen(root) >= sizeof seen || !realpath(root, real))
-            return NULL;
-        strcpy(seen, root);
-    }
-    return real;
-}
-
-/* Does the file opened as fd (or named path) resolve inside the site? */
-static int resolved_inside(const char *root, int fd, const char *path)
-{
-    char res[PATH_MAX];
-    const char *why, *rr;
-    if (!root)
-        return 1;
-    rr = real_root(root);
-    return rr && static_resolve(fd, path, res, sizeof res) == 0 &&
-           static_path_allowed(rr, res, &why) == 0;
 }
 
 /* ---- validators and the small-file cache -------------------------------- */
@@ -752,6 +665,9 @@ static int respond(http_req *r, const smeta *m, int fd, const char *mem)
         r->drv->body(r, "", 0, 1);
     } else if (mem && !s->multipart) {                /* one slice of the cached copy */
         r->drv->body(r, mem + s->rg[0].first, (size_t)len, 1);
+    } else if (!mem && !s->multipart && http1_send_file(r, fd, s->rg[0].first, len) == 0) {
+        s->fd = -1;                   /* the connection has it now */
+        stream_free(s);
     } else {
         if (s->heap)
             own(s);                   /* from here a client abort reaches the stream */
@@ -780,7 +696,7 @@ static int directory(http_req *r, const char *path, const char *root)
     struct stat st;
     int k = snprintf(idx, sizeof idx, "%s/index.html", path);
     if (k < 0 || (size_t)k >= sizeof idx || stat(idx, &st) < 0 || !S_ISREG(st.st_mode) ||
-        !resolved_inside(root, -1, idx))
+        !static_resolved_inside(root, -1, idx))
         return 0;
     return redirect_dir(r);
 }
@@ -793,7 +709,7 @@ static int serve_from_disk(http_req *r, const char *path, const char *root)
     if (fd < 0)
         return open_failed(r, errno);
     if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
-        !resolved_inside(root, fd, path)) {
+        !static_resolved_inside(root, fd, path)) {
         close(fd);
         return 0;
     }

@@ -49,6 +49,11 @@ int static_path_allowed(const char *root, const char *path, const char **why);
  * /proc/self/fd, else realpath(path). Returns 0 or -1. */
 int static_resolve(int fd, const char *path, char *out, size_t outlen);
 
+/* Does the file opened as fd (or, with fd < 0, named path) resolve, symlinks
+ * followed, inside the site folder root (NULL: anywhere)? 1 or 0.
+ * (static_path.c, with the two above) */
+int static_resolved_inside(const char *root, int fd, const char *path);
+
 /* MIME type for a file name, by extension: /etc/mime.types (read once),
  * else a built-in table, else "application/octet-stream". Text types
  * (text/...) and JavaScript carry "; charset=utf-8". (static_mime.c) */
