@@ -185,12 +185,39 @@ static int field_wanted(const fitem *it, const char *name, size_t n)
     return 0;
 }
 
-/* The bytes of a section: points into the message, or into tmp. */
-static void section_bytes(imap_sess *s, const fitem *it, buf *tmp, const char **p, size_t *len)
+static int root_header(const fitem *it)
+{
+    return it->kind == FI_SECTION && it->nparts == 0 &&
+           (it->spec == SP_HEADER || it->spec == SP_FIELDS || it->spec == SP_FIELDS_NOT);
+}
+
+/* HEADER.FIELDS (.NOT) of header block h, into tmp. */
+static void header_fields(const fitem *it, const char *h, size_t hlen, buf *tmp, const char **p, size_t *len)
+{
+    size_t pos = 0, fs, fe, nl;
+    while (mime_header_next(h, hlen, &pos, &fs, &fe, &nl))
+        if (field_wanted(it, h + fs, nl) == (it->spec == SP_FIELDS))
+            buf_append(tmp, h + fs, fe - fs);
+    buf_append(tmp, "\r\n", 2);
+    *p = buf_head(tmp);
+    *len = buf_size(tmp);
+}
+
+/* The bytes of a section: points into the message (or the cached header
+ * block), or into tmp. */
+static void section_bytes(imap_sess *s, const mcache_ent *e, const fitem *it, buf *tmp,
+                          const char **p, size_t *len)
 {
     const char *m = buf_head(&s->msg);
     *p = "";
     *len = 0;
+    if (root_header(it) && e && e->hdr) {
+        if (it->spec == SP_HEADER)
+            *p = e->hdr, *len = e->hdrlen;
+        else
+            header_fields(it, e->hdr, e->hdrlen, tmp, p, len);
+        return;
+    }
     if (it->nparts == 0 && it->spec == SP_NONE) {
         *p = m;
         *len = buf_size(&s->msg);
@@ -212,25 +239,36 @@ static void section_bytes(imap_sess *s, const fitem *it, buf *tmp, const char **
     case SP_TEXT:   *p = m + t->body_off; *len = t->body_len; return;
     default: break;
     }
-    size_t pos = 0, fs, fe, nl;
-    const char *h = m + t->hdr_off;
-    while (mime_header_next(h, t->hdr_len, &pos, &fs, &fe, &nl))
-        if (field_wanted(it, h + fs, nl) == (it->spec == SP_FIELDS))
-            buf_append(tmp, h + fs, fe - fs);
-    buf_append(tmp, "\r\n", 2);
-    *p = buf_head(tmp);
-    *len = buf_size(tmp);
+    header_fields(it, m + t->hdr_off, t->hdr_len, tmp, p, len);
 }
 
-static int needs_message(const fitem *v, size_t n)
+/* What an item needs: 1 the metadata cache can answer it, 2 only the
+ * message can, 0 neither (FLAGS, UID, INTERNALDATE). */
+static int item_needs(const fitem *it)
 {
-    for (size_t i = 0; i < n; i++)
-        if (v[i].kind != FI_FLAGS && v[i].kind != FI_UID && v[i].kind != FI_INTERNALDATE)
-            return 1;
-    return 0;
+    switch (it->kind) {
+    case FI_FLAGS: case FI_UID: case FI_INTERNALDATE: return 0;
+    case FI_SIZE: case FI_ENVELOPE: case FI_BODY: case FI_BODYSTRUCTURE: case FI_RFC822_HEADER:
+        return 1;
+    default: return root_header(it) ? 1 : 2;
+    }
 }
 
-static void fetch_one(imap_sess *s, size_t i, const fitem *v, size_t n, int set_seen)
+/* Does entry e hold all that the items ask for? */
+static int ent_covers(const mcache_ent *e, const fitem *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        int kind = v[k].kind;
+        if ((kind == FI_ENVELOPE && !e->env) || (kind == FI_BODY && !e->body) ||
+            (kind == FI_BODYSTRUCTURE && !e->bs) ||
+            ((kind == FI_RFC822_HEADER || root_header(&v[k])) && !e->hdr) || item_needs(&v[k]) == 2)
+            return 0;
+    }
+    return 1;
+}
+
+static void fetch_one(imap_sess *s, size_t i, const fitem *v, size_t n, int set_seen,
+                      const mcache_ent *e)
 {
     mbox_msg *m = &s->mb.m[i];
     buf *o = &s->out, tmp = BUF_INIT;
@@ -246,15 +284,24 @@ static void fetch_one(imap_sess *s, size_t i, const fitem *v, size_t n, int set_
         case FI_FLAGS: buf_puts(o, "FLAGS "); imap_put_flags(o, m); flags_sent = 1; break;
         case FI_UID: buf_printf(o, "UID %u", m->uid); break;
         case FI_INTERNALDATE: buf_puts(o, "INTERNALDATE "); put_date(o, m->mtime); break;
-        case FI_SIZE: buf_printf(o, "RFC822.SIZE %zu", buf_size(&s->msg)); break;
+        case FI_SIZE:
+            buf_printf(o, "RFC822.SIZE %zu", e ? (size_t)e->size : buf_size(&s->msg));
+            break;
         case FI_ENVELOPE:
             buf_puts(o, "ENVELOPE ");
-            mime_envelope(o, buf_head(&s->msg), imap_mime(s)->hdr_len);
+            if (e && e->env)
+                buf_append(o, e->env, e->envlen);
+            else
+                mime_envelope(o, buf_head(&s->msg), imap_mime(s)->hdr_len);
             break;
         case FI_BODY:
         case FI_BODYSTRUCTURE:
             buf_puts(o, it->kind == FI_BODY ? "BODY " : "BODYSTRUCTURE ");
-            mime_bodystructure(o, buf_head(&s->msg), imap_mime(s), it->kind == FI_BODYSTRUCTURE);
+            p = !e ? NULL : it->kind == FI_BODY ? e->body : e->bs;
+            if (p)
+                buf_append(o, p, it->kind == FI_BODY ? e->bodylen : e->bslen);
+            else
+                mime_bodystructure(o, buf_head(&s->msg), imap_mime(s), it->kind == FI_BODYSTRUCTURE);
             break;
         case FI_RFC822:
             buf_printf(o, "RFC822 {%zu}\r\n", buf_size(&s->msg));
@@ -262,8 +309,13 @@ static void fetch_one(imap_sess *s, size_t i, const fitem *v, size_t n, int set_
             break;
         case FI_RFC822_HEADER:
         case FI_RFC822_TEXT: {
-            mime_part *r = imap_mime(s);
             int hdr = it->kind == FI_RFC822_HEADER;
+            if (hdr && e && e->hdr) {
+                buf_printf(o, "RFC822.HEADER {%zu}\r\n", e->hdrlen);
+                buf_append(o, e->hdr, e->hdrlen);
+                break;
+            }
+            mime_part *r = imap_mime(s);
             len = hdr ? r->hdr_len : r->body_len;
             buf_printf(o, "%s {%zu}\r\n", hdr ? "RFC822.HEADER" : "RFC822.TEXT", len);
             buf_append(o, buf_head(&s->msg) + (hdr ? r->hdr_off : r->body_off), len);
@@ -271,7 +323,7 @@ static void fetch_one(imap_sess *s, size_t i, const fitem *v, size_t n, int set_
         }
         case FI_SECTION:
             buf_reset(&tmp);
-            section_bytes(s, it, &tmp, &p, &len);
+            section_bytes(s, e, it, &tmp, &p, &len);
             buf_puts(o, "BODY[");
             buf_append(o, it->sec, it->seclen);
             buf_puts(o, "]");
@@ -316,23 +368,32 @@ void imap_cmd_fetch(imap_sess *s, imap_cmd *cmd, const imap_arg *a, size_t n, in
         imap_tagged(s, "BAD", "Invalid FETCH data item");
         return;
     }
-    int seen_items = 0, load = needs_message(v, nv), missing = 0;
-    for (size_t k = 0; k < nv; k++)
+    int seen_items = 0, needs = 0, missing = 0;
+    for (size_t k = 0; k < nv; k++) {
         seen_items |= (v[k].kind == FI_SECTION && !v[k].peek) || v[k].kind == FI_RFC822 ||
                       v[k].kind == FI_RFC822_TEXT;
+        needs |= item_needs(&v[k]);
+    }
+    if (needs & 1)
+        imap_meta_begin(s);
     for (size_t i = 0; i < s->mb.n; i++) {
         if (!imap_in_set(s, i, &set, uid))
             continue;
-        if (load && imap_load(s, i) < 0) {
+        const mcache_ent *e = (needs & 1) ? mcache_find(s->mc, &s->mb.m[i]) : NULL;
+        if (needs && !(e && ent_covers(e, v, nv)) && imap_load(s, i) < 0) {
             missing = 1;
             continue;
         }
+        if ((needs & 1) && !e)
+            e = mcache_add(s->mc, &s->mb.m[i], buf_head(&s->msg), buf_size(&s->msg), imap_mime(s));
         int set_seen = 0;
         if (seen_items && !s->mb.readonly && !(s->mb.m[i].flags & MF_SEEN))
             set_seen = mailbox_set_flags(&s->mb, i, s->mb.m[i].flags | MF_SEEN) == 0;
-        fetch_one(s, i, v, nv, set_seen);
+        fetch_one(s, i, v, nv, set_seen, e);
     }
     imap_send_buf(s, &s->out);
+    if (needs & 1)
+        imap_meta_end(s);
     if (missing)
         imap_tagged(s, "NO", "[EXPUNGEISSUED] Some messages were expunged");
     else

@@ -99,6 +99,26 @@ mime_part *imap_mime(imap_sess *s)
     return s->mime;
 }
 
+void imap_meta_begin(imap_sess *s)
+{
+    s->mc = mcache_open(s->mb.dir, s->mb.uidvalidity);
+}
+
+void imap_meta_end(imap_sess *s)
+{
+    char err[256];
+    mcache_save(s->mc, &s->mb, 0, err, sizeof err);
+    s->mc = NULL;
+}
+
+const mcache_ent *imap_meta(imap_sess *s, size_t i)
+{
+    const mcache_ent *e = mcache_find(s->mc, &s->mb.m[i]);
+    if (e || !s->mc || imap_load(s, i) < 0)
+        return e;
+    return mcache_add(s->mc, &s->mb.m[i], buf_head(&s->msg), buf_size(&s->msg), imap_mime(s));
+}
+
 void imap_report(imap_sess *s, mbox_changes *ch)
 {
     for (size_t i = 0; i < ch->nexp; i++)
@@ -190,8 +210,11 @@ void imap_deselect(imap_sess *s)
 {
     imap_cache_drop(s);
     buf_free(&s->msg);
-    if (s->mb.dir)
+    if (s->mb.dir) {
+        char err[256];
+        mcache_flush(s->mb.dir, &s->mb, err, sizeof err);
         mailbox_close(&s->mb);
+    }
     if (s->state == IS_SELECTED)
         s->state = IS_AUTH;
     s->mbname[0] = '\0';

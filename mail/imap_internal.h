@@ -11,6 +11,7 @@
 #include "core/conn.h"
 #include "mail/imap_parse.h"
 #include "mail/mailbox.h"
+#include "mail/mcache.h"
 #include "mail/mime.h"
 
 enum imap_state { IS_NOAUTH = 1, IS_AUTH = 2, IS_SELECTED = 4, IS_LOGOUT = 8 };
@@ -37,6 +38,7 @@ typedef struct imap_sess {
     uint32_t     cache_uid;      /* message held in msg (0: none) */
     buf          msg;
     mime_part   *mime;
+    mcache      *mc;             /* the folder's metadata cache, during FETCH/SEARCH */
     unsigned     idle_ticks;     /* seconds without a command */
 } imap_sess;
 
@@ -57,6 +59,13 @@ int  imap_parse_flags(const imap_arg *a, size_t n, unsigned *flags);
 int  imap_load(imap_sess *s, size_t i);
 mime_part *imap_mime(imap_sess *s);
 void imap_cache_drop(imap_sess *s);
+/* Metadata cache (mcache.h) around a command: begin opens it (s->mc), end
+ * saves it if entries were added; imap_meta finds message i's entry or
+ * reads the message to build it (NULL: no cache or the message is gone;
+ * then imap_load tells which). */
+void imap_meta_begin(imap_sess *s);
+void imap_meta_end(imap_sess *s);
+const mcache_ent *imap_meta(imap_sess *s, size_t i);
 /* Sequence set argument (seq numbers or UIDs); -1 (and BAD sent) if invalid. */
 int  imap_get_set(imap_sess *s, imap_cmd *cmd, const imap_arg *a, int uid, imap_seqset *set);
 int  imap_in_set(imap_sess *s, size_t i, const imap_seqset *set, int uid);

@@ -3,10 +3,13 @@
  *
  * The keys are parsed once into a tree (AND lists, OR, NOT and leaves),
  * allocated in the command's arena, then evaluated against each message.
- * Flag, sequence, UID and internal-date keys never open the file; the
- * others load the message once (the session's one-message cache) and
- * match case-insensitively against decoded text: header values with
- * RFC 2047 words decoded, bodies with base64 / quoted-printable undone.
+ * Flag, sequence, UID and internal-date keys never open the file; size,
+ * header and sent-date keys are answered from the folder's metadata cache
+ * (mcache.h: the header block and RFC822.SIZE), reading a message only to
+ * build its missing entry; BODY and TEXT load the message (the session's
+ * one-message cache). Matching is case-insensitive on decoded text: header
+ * values with RFC 2047 words decoded, bodies with base64 / quoted-printable
+ * undone.
  * Charsets accepted: UTF-8 and US-ASCII (others get NO [BADCHARSET]).
  */
 #include "mail/imap_internal.h"
@@ -268,17 +271,57 @@ static int text_match(const char *h, size_t hlen, const char *str, size_t slen)
     return ok;
 }
 
-static long sent_day(imap_sess *s)
+static long sent_day(const char *h, size_t hlen)
 {
     buf v = BUF_INIT;
-    mime_part *r = imap_mime(s);
     int y, m, d;
     long day = -1000000;
-    if (mime_header_get(buf_head(&s->msg), r->hdr_len, "date", &v) &&
+    if (mime_header_get(h, hlen, "date", &v) &&
         mime_parse_date(buf_head(&v), buf_size(&v), &y, &m, &d, NULL, NULL, NULL, NULL))
         day = days_from_civil(y, m + 1, d);
     buf_free(&v);
     return day;
+}
+
+static int is_meta_key(int op)
+{
+    return op == S_LARGER || op == S_SMALLER || op == S_SENTBEFORE || op == S_SENTON ||
+           op == S_SENTSINCE || op == S_HEADER;
+}
+
+static int uses_meta(const skey *k)
+{
+    for (size_t j = 0; j < k->nkids; j++)
+        if (uses_meta(&k->kids[j]))
+            return 1;
+    return is_meta_key(k->op);
+}
+
+/* Keys on the size and the header block: answered from the metadata
+ * cache, the message is read only to build a missing entry. */
+static int eval_meta(imap_sess *s, size_t i, const skey *k, int *failed)
+{
+    const mcache_ent *e = imap_meta(s, i);
+    const char *h = e ? e->hdr : NULL;
+    size_t hlen = e ? e->hdrlen : 0;
+    uint64_t size = e ? (uint64_t)e->size : 0;
+    if (!h) {
+        if (imap_load(s, i) < 0) {
+            *failed = 1;
+            return 0;
+        }
+        h = buf_head(&s->msg);
+        hlen = imap_mime(s)->hdr_len;
+        size = buf_size(&s->msg);
+    }
+    switch (k->op) {
+    case S_LARGER: return size > k->num;
+    case S_SMALLER: return size < k->num;
+    case S_SENTBEFORE: return sent_day(h, hlen) < k->day;
+    case S_SENTON: return sent_day(h, hlen) == k->day;
+    case S_SENTSINCE: return sent_day(h, hlen) >= k->day;
+    default: return header_match(h, hlen, k->hdr, k->str, k->strlen_);
+    }
 }
 
 static int eval(imap_sess *s, size_t i, const skey *k, int *failed)
@@ -307,18 +350,14 @@ static int eval(imap_sess *s, size_t i, const skey *k, int *failed)
     case S_SEQ: return imap_in_set(s, i, &k->set, 0);
     default: break;
     }
+    if (is_meta_key(k->op))
+        return eval_meta(s, i, k, failed);
     if (imap_load(s, i) < 0) {
         *failed = 1;
         return 0;
     }
     const char *msg = buf_head(&s->msg);
     switch (k->op) {
-    case S_LARGER: return buf_size(&s->msg) > k->num;
-    case S_SMALLER: return buf_size(&s->msg) < k->num;
-    case S_SENTBEFORE: return sent_day(s) < k->day;
-    case S_SENTON: return sent_day(s) == k->day;
-    case S_SENTSINCE: return sent_day(s) >= k->day;
-    case S_HEADER: return header_match(msg, imap_mime(s)->hdr_len, k->hdr, k->str, k->strlen_);
     case S_BODY: return body_match(msg, imap_mime(s), k->str, k->strlen_);
     case S_TEXT:
         return text_match(msg, imap_mime(s)->hdr_len, k->str, k->strlen_) ||
@@ -350,12 +389,16 @@ void imap_cmd_search(imap_sess *s, imap_cmd *cmd, const imap_arg *a, size_t n, i
         imap_tagged(s, "BAD", "Invalid search: %s", ps.err ? ps.err : "syntax error");
         return;
     }
-    int failed = 0;
+    int failed = 0, meta = uses_meta(&root);
+    if (meta)
+        imap_meta_begin(s);
     buf_puts(&s->out, "* SEARCH");
     for (size_t i = 0; i < s->mb.n; i++)
         if (eval(s, i, &root, &failed))
             buf_printf(&s->out, " %u", uid ? s->mb.m[i].uid : (uint32_t)(i + 1));
     buf_puts(&s->out, "\r\n");
     imap_send_buf(s, &s->out);
+    if (meta)
+        imap_meta_end(s);
     imap_tagged(s, "OK", "%sSEARCH completed", uid ? "UID " : "");
 }

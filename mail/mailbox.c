@@ -191,6 +191,16 @@ static void unlock_dir(int fd)
     close(fd);
 }
 
+int mailbox_lock(const char *dir, char *err, size_t errlen)
+{
+    return lock_dir(dir, err, errlen);
+}
+
+void mailbox_unlock(int fd)
+{
+    unlock_dir(fd);
+}
+
 /* ---- directory listing ------------------------------------------------ */
 
 typedef struct dent { char *base, *name; int in_new, used; unsigned flags; } dent;
@@ -347,7 +357,7 @@ static void sync_new(mailbox *mb, dlist *dl, uidlist *ul, mbox_changes *ch)
         if (d->used)
             continue;
         ul_ent key = { 0, d->base }, *u = ul->n ? bsearch(&key, ul->e, ul->n, sizeof *ul->e, cmp_ul_base) : NULL;
-        mbox_msg m = { 0, d->flags, 0, d->in_new, xstrdup(d->base), xstrdup(d->name), -1, 0 };
+        mbox_msg m = { 0, d->flags, 0, d->in_new, xstrdup(d->base), xstrdup(d->name), -1, 0, -1 };
         if (u && u->uid > maxuid) {
             m.uid = u->uid;
         } else {
@@ -361,8 +371,10 @@ static void sync_new(mailbox *mb, dlist *dl, uidlist *ul, mbox_changes *ch)
         char path[4096], dst[4096];
         snprintf(path, sizeof path, "%s/%s", mb->dir, m.name);
         struct stat st;
-        if (stat(path, &st) == 0)
+        if (stat(path, &st) == 0) {
             m.mtime = st.st_mtime;
+            m.fsize = (int64_t)st.st_size;
+        }
         if (m.in_new && !mb->readonly) {
             snprintf(dst, sizeof dst, "%s/cur/%s:2,", mb->dir, m.base);
             if (rename(path, dst) == 0)

@@ -37,6 +37,7 @@ typedef struct mbox_msg {
     char    *name;        /* "cur/BASE:2,FS" or "new/BASE" */
     int64_t  size;        /* CRLF size, -1 until known */
     time_t   mtime;       /* INTERNALDATE */
+    int64_t  fsize;       /* file size on disk (the metadata cache's key), -1 unknown */
 } mbox_msg;
 
 typedef struct mailbox {
@@ -77,6 +78,12 @@ int  mailbox_copy(mailbox *mb, size_t i, const char *dir, uint32_t *uidvalidity,
 /* Create DIR/{tmp,new,cur}; -EEXIST if DIR/cur exists. */
 int  mailbox_create(const char *dir, char *err, size_t errlen);
 int  mailbox_exists(const char *dir);
+
+/* The folder's exclusive flock (the one that guards atto-uidlist), for
+ * other files kept beside the list (the IMAP metadata cache). Returns the
+ * lock's descriptor for mailbox_unlock, or -1 with a reason. */
+int  mailbox_lock(const char *dir, char *err, size_t errlen);
+void mailbox_unlock(int fd);
 
 /* Flag conversions. */
 void mailbox_flags_maildir(unsigned flags, char *out);   /* "FRS" (out >= 8 bytes) */
