@@ -4,14 +4,20 @@
  * ids and the session store, and the file primitives of the file cache
  * (stat, read, atomic write).
  *
- * The session store is process-wide C memory shared by every worker thread
- * (one mutex): a hash of 256-bit ids to serialized data (the Lua side
- * encodes with cjson, so no Lua object is ever shared between states) plus a
- * least-recently-used list. Entries idle longer than `idle` seconds are gone;
- * beyond `max` entries the least recently used is dropped. It lives as long
- * as the process, so a SIGHUP reload (new Lua states) keeps every session;
- * at a clean exit it is written to SITE/.atto/sessions (mode 0600, atomic)
+ * The session store is a core/shmkv.c store (64 MiB reserved, pages used
+ * on demand) shared by every worker, thread or forked process: 256-bit ids
+ * to serialized data (the Lua side encodes, so no Lua object is ever shared
+ * between states), least recently used first out. Entries idle longer than
+ * `idle` seconds are gone; beyond `max` entries the least recently used is
+ * dropped. It outlives Lua states, so a SIGHUP reload keeps every session;
+ * at a clean stop it is written to SITE/.atto/sessions (mode 0600, atomic)
  * and read back at the next start, so a restart keeps them too.
+ *
+ * Who loads and saves: with worker processes, the master creates the store
+ * before forking (lweb_sessions_start) and saves it once they have all
+ * stopped (lweb_sessions_save). Without that call (unit tests, a single
+ * process) the first serving state creates the store, loads the snapshot
+ * and registers an atexit save, as before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,19 +27,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include <openssl/rand.h>
 #include "core/multipart.h"
+#include "core/shmkv.h"
 #include "lua/lcore.h"
+#include "lua/lweb.h"
 
 int luaopen_atto_web(lua_State *L);
 
 #define SESSION_ID_LEN 64          /* 32 random bytes, hex */
 #define SESSION_MAX_DATA 65536     /* serialized bytes per session */
-#define SESSION_BUCKETS 16384
 
 /* ---- multipart ---------------------------------------------------------- */
 
@@ -145,77 +151,28 @@ static int l_max_upload_parts(lua_State *L)
 
 /* ---- session store ------------------------------------------------------ */
 
-typedef struct sess {
-    char         id[SESSION_ID_LEN + 1];
-    char        *data;
-    size_t       len;
-    double       last;
-    struct sess *prev, *next;     /* LRU: head is the most recent */
-    struct sess *hnext;
-} sess;
+#define SESSION_STORE_BYTES ((size_t)64 << 20)  /* reserved; pages used on demand */
 
 static struct {
-    pthread_mutex_t mu;
-    sess  *bucket[SESSION_BUCKETS];
-    sess  *head, *tail;
-    size_t count;
-} store = { .mu = PTHREAD_MUTEX_INITIALIZER };
+    pthread_mutex_t mu;        /* guards creation and the snapshot path */
+    shmkv *kv;
+    int    by_master;          /* lweb_sessions_start made it: the master saves */
+    pid_t  saver;              /* the process whose atexit hook may save */
+    char   path[4096];         /* SITE/.atto/sessions, once known */
+} sessions = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-static double now_s(void)
+/* The store, created on first use when the master did not create it
+ * (unit tests, single-process use). NULL with a reason if it cannot be. */
+static shmkv *session_store(const char **why)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static unsigned hash_id(const char *id)
-{
-    unsigned h = 2166136261u;
-    for (const char *p = id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % SESSION_BUCKETS;
-}
-
-static void lru_unlink(sess *e)
-{
-    if (e->prev) e->prev->next = e->next; else store.head = e->next;
-    if (e->next) e->next->prev = e->prev; else store.tail = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void lru_push(sess *e)
-{
-    e->next = store.head;
-    e->prev = NULL;
-    if (store.head) store.head->prev = e; else store.tail = e;
-    store.head = e;
-}
-
-static sess **find_slot(const char *id)
-{
-    sess **pp = &store.bucket[hash_id(id)];
-    while (*pp && strcmp((*pp)->id, id) != 0)
-        pp = &(*pp)->hnext;
-    return pp;
-}
-
-static void sess_remove(sess *e)
-{
-    sess **pp = find_slot(e->id);
-    *pp = e->hnext;
-    lru_unlink(e);
-    free(e->data);
-    free(e);
-    store.count--;
-}
-
-/* drop expired entries from the cold end, then the LRU beyond max */
-static void sess_trim(double idle, size_t max, double now)
-{
-    while (store.tail && now - store.tail->last > idle)
-        sess_remove(store.tail);
-    while (store.count > max && store.tail)
-        sess_remove(store.tail);
+    static char err[160];
+    pthread_mutex_lock(&sessions.mu);
+    if (!sessions.kv)
+        sessions.kv = shmkv_new(SESSION_STORE_BYTES, SESSION_MAX_DATA, err, sizeof err);
+    shmkv *kv = sessions.kv;
+    pthread_mutex_unlock(&sessions.mu);
+    *why = err;
+    return kv;
 }
 
 static int valid_id(const char *id, size_t n)
@@ -243,35 +200,21 @@ static int l_session_id(lua_State *L)
     return 1;
 }
 
-/* web.session_get(id, idle_s, max) -> data string, or nil (unknown/expired) */
+/* web.session_get(id, idle_s, max) -> data string, or nil (unknown/expired).
+ * Entries idle longer than idle_s are dropped on the way; `max` is enforced
+ * when sessions are stored. */
 static int l_session_get(lua_State *L)
 {
-    size_t n;
+    size_t n, len = 0;
     const char *id = luaL_checklstring(L, 1, &n);
     double idle = luaL_checknumber(L, 2);
-    size_t max = (size_t)luaL_checkinteger(L, 3);
-    if (!valid_id(id, n)) {
-        lua_pushnil(L);
-        return 1;
-    }
-    double now = now_s();
-    char *copy = NULL;
-    size_t len = 0;
-    int found = 0;
-    pthread_mutex_lock(&store.mu);
-    sess_trim(idle, max, now);
-    sess *e = *find_slot(id);
-    if (e && (copy = malloc(e->len ? e->len : 1)) != NULL) {
-        e->last = now;
-        lru_unlink(e);
-        lru_push(e);
-        memcpy(copy, e->data, e->len);
-        len = e->len;
-        found = 1;
-    }
-    pthread_mutex_unlock(&store.mu);
-    /* pushed outside the lock: a Lua error (out of memory) must not leave it held */
-    if (found)
+    luaL_checkinteger(L, 3);
+    const char *why;
+    shmkv *kv = valid_id(id, n) ? session_store(&why) : NULL;
+    char *copy = kv ? shmkv_get(kv, id, n, idle, &len) : NULL;
+    /* pushed after the store's lock is released: a Lua error (out of
+     * memory) must not leave it held */
+    if (copy)
         lua_pushlstring(L, copy, len);
     else
         lua_pushnil(L);
@@ -288,42 +231,18 @@ static int l_session_put(lua_State *L)
     double idle = luaL_checknumber(L, 3);
     size_t max = (size_t)luaL_checkinteger(L, 4);
     const char *why = NULL;
+    shmkv *kv = NULL;
     if (!valid_id(id, n))
         why = "not a session id";
     else if (len > SESSION_MAX_DATA)
         why = "session data is larger than 65536 bytes once encoded";
-    char *copy = why ? NULL : malloc(len ? len : 1);
-    if (!why && !copy)
-        why = "out of memory";
+    else if (!(kv = session_store(&why)))
+        ;   /* why says why */
+    else if (shmkv_put(kv, id, n, data, len, idle, max, &why) == 0)
+        why = NULL;
     if (why) {
         lua_pushnil(L);
         lua_pushstring(L, why);
-        return 2;
-    }
-    memcpy(copy, data, len);
-    double now = now_s();
-    pthread_mutex_lock(&store.mu);
-    sess **pp = find_slot(id), *e = *pp;
-    if (!e && (e = calloc(1, sizeof *e)) != NULL) {
-        memcpy(e->id, id, SESSION_ID_LEN + 1);
-        *pp = e;
-        store.count++;
-    } else if (e) {
-        lru_unlink(e);
-        free(e->data);
-    }
-    if (e) {
-        e->data = copy;
-        e->len = len;
-        e->last = now;
-        lru_push(e);
-        sess_trim(idle, max, now);
-    }
-    pthread_mutex_unlock(&store.mu);
-    if (!e) {
-        free(copy);
-        lua_pushnil(L);
-        lua_pushstring(L, "out of memory");
         return 2;
     }
     lua_pushboolean(L, 1);
@@ -335,26 +254,17 @@ static int l_session_drop(lua_State *L)
 {
     size_t n;
     const char *id = luaL_checklstring(L, 1, &n);
-    int found = 0;
-    if (valid_id(id, n)) {
-        pthread_mutex_lock(&store.mu);
-        sess *e = *find_slot(id);
-        if (e) {
-            sess_remove(e);
-            found = 1;
-        }
-        pthread_mutex_unlock(&store.mu);
-    }
-    lua_pushboolean(L, found);
+    const char *why;
+    shmkv *kv = valid_id(id, n) ? session_store(&why) : NULL;
+    lua_pushboolean(L, kv && shmkv_del(kv, id, n));
     return 1;
 }
 
 static int l_session_count(lua_State *L)
 {
-    pthread_mutex_lock(&store.mu);
-    size_t n = store.count;
-    pthread_mutex_unlock(&store.mu);
-    lua_pushinteger(L, (lua_Integer)n);
+    const char *why;
+    shmkv *kv = session_store(&why);
+    lua_pushinteger(L, kv ? (lua_Integer)shmkv_count(kv) : 0);
     return 1;
 }
 
@@ -534,18 +444,29 @@ static int l_random(lua_State *L)
  * "<id> <seconds idle> <length>\n<data>\n". Ages, not times, are stored,
  * so the monotonic clock need not survive the restart. */
 
-static char snapshot_path[4096];
+static int snapshot_write_one(void *ud, const void *key, size_t klen,
+                              const void *val, size_t vlen, double age)
+{
+    FILE *f = ud;
+    fprintf(f, "%.*s %.3f %zu\n", (int)klen, (const char *)key, age, vlen);
+    fwrite(val, 1, vlen, f);
+    fputc('\n', f);
+    return 0;
+}
 
 static void snapshot_save(void)
 {
     char tmp[4200], dir[4200];
-    snprintf(dir, sizeof dir, "%s", snapshot_path);
+    const char *path = sessions.path;
+    if (!path[0] || !sessions.kv)
+        return;
+    snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = 0;
         mkdir(dir, 0700);   /* .atto/ may not exist yet (no TLS listener) */
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", snapshot_path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = NULL;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0)
@@ -555,87 +476,115 @@ static void snapshot_save(void)
         fprintf(stderr, "atto: warning: sessions not saved to %s: %s\n", tmp, strerror(errno));
         return;
     }
-    double now = now_s();
-    pthread_mutex_lock(&store.mu);
     fputs("atto-sessions 1\n", f);
-    for (sess *e = store.head; e; e = e->next) {
-        fprintf(f, "%s %.3f %zu\n", e->id, now - e->last, e->len);
-        fwrite(e->data, 1, e->len, f);
-        fputc('\n', f);
-    }
-    pthread_mutex_unlock(&store.mu);
+    shmkv_each(sessions.kv, snapshot_write_one, f);
     int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, snapshot_path) < 0) {
-        fprintf(stderr, "atto: warning: sessions not saved to %s: %s\n", snapshot_path, strerror(errno));
+    if (!ok || rename(tmp, path) < 0) {
+        fprintf(stderr, "atto: warning: sessions not saved to %s: %s\n", path, strerror(errno));
         unlink(tmp);
     }
 }
 
-/* Read a snapshot left by the last run; a damaged one is ignored (and
- * said so) — sessions are a convenience, never a reason not to start. */
+/* atexit, lazy case only: the process that loaded the snapshot saves it
+ * (never a forked child that inherited the hook) */
+static void snapshot_save_at_exit(void)
+{
+    if (!sessions.by_master && sessions.saver == getpid())
+        snapshot_save();
+}
+
+/* Read a snapshot left by the last run into the (empty) store; a damaged
+ * one is ignored from the damage on (and said so) — sessions are a
+ * convenience, never a reason not to start. */
 static void snapshot_load(void)
 {
-    FILE *f = fopen(snapshot_path, "r");
+    FILE *f = fopen(sessions.path, "r");
     if (!f)
         return;
-    char line[256];
-    double now = now_s();
-    int bad = !fgets(line, sizeof line, f) || strcmp(line, "atto-sessions 1\n") != 0;
-    sess *last = NULL;
-    while (!bad && fgets(line, sizeof line, f)) {
+    char line[256], *data = malloc(SESSION_MAX_DATA + 1);
+    const char *why = NULL;
+    int bad = !data || !fgets(line, sizeof line, f) || strcmp(line, "atto-sessions 1\n") != 0;
+    while (!bad && !why && fgets(line, sizeof line, f)) {
         char id[SESSION_ID_LEN + 2];
         double age;
         size_t len;
         if (sscanf(line, "%65s %lf %zu", id, &age, &len) != 3 || !valid_id(id, strlen(id)) ||
-            len > SESSION_MAX_DATA || age < 0) {
+            len > SESSION_MAX_DATA || age < 0 || fread(data, 1, len, f) != len || fgetc(f) != '\n')
             bad = 1;
-            break;
-        }
-        sess *e = calloc(1, sizeof *e);
-        char *data = malloc(len ? len : 1);
-        if (!e || !data || fread(data, 1, len, f) != len || fgetc(f) != '\n' || *find_slot(id)) {
-            free(e);
-            free(data);
-            bad = 1;
-            break;
-        }
-        memcpy(e->id, id, SESSION_ID_LEN + 1);
-        e->data = data;
-        e->len = len;
-        e->last = now - age;
-        *find_slot(id) = e;
-        /* the file is most recent first: append at the cold end */
-        e->prev = last;
-        if (last) last->next = e; else store.head = e;
-        store.tail = last = e;
-        store.count++;
+        else if (shmkv_restore(sessions.kv, id, SESSION_ID_LEN, data, len, age, &why) < 0)
+            bad = strcmp(why, "already present") == 0;
     }
     fclose(f);
+    free(data);
     if (bad)
         fprintf(stderr, "atto: warning: %s is damaged; the sessions after the damage are dropped\n",
-                snapshot_path);
+                sessions.path);
+    else if (why)
+        fprintf(stderr, "atto: warning: %s: %s; the least recently used sessions were dropped\n",
+                sessions.path, why);
 }
 
-/* Once per process, from the first serving state: load, and save at exit.
- * (`atto check` and the start-up check load no snapshot.) */
+static int snapshot_path_set(const char *site_dir)
+{
+    int n = snprintf(sessions.path, sizeof sessions.path, "%s/.atto/sessions", site_dir);
+    if (n < 0 || (size_t)n >= sizeof sessions.path) {
+        sessions.path[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int lweb_sessions_start(const char *site_dir, char *err, size_t errlen)
+{
+    int rc = -1;
+    pthread_mutex_lock(&sessions.mu);
+    if (!sessions.kv &&
+        !(sessions.kv = shmkv_new(SESSION_STORE_BYTES, SESSION_MAX_DATA, err, errlen)))
+        goto out;
+    if (!sessions.path[0]) {       /* not yet loaded by a serving state */
+        if (snapshot_path_set(site_dir) < 0) {
+            snprintf(err, errlen, "%s: path too long for the session snapshot", site_dir);
+            goto out;
+        }
+        snapshot_load();
+    }
+    sessions.by_master = 1;
+    sessions.saver = getpid();
+    rc = 0;
+out:
+    pthread_mutex_unlock(&sessions.mu);
+    return rc;
+}
+
+void lweb_sessions_save(void)
+{
+    pthread_mutex_lock(&sessions.mu);
+    snapshot_save();
+    pthread_mutex_unlock(&sessions.mu);
+}
+
+/* Lazy case, once per process, from the first serving state: create the
+ * store, load the snapshot and save it at exit. Nothing to do when the
+ * master started the store (it loads and saves). (`atto check` and the
+ * start-up check load no snapshot.) */
 static void snapshot_init(lua_State *L)
 {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     lua_getfield(L, LUA_REGISTRYINDEX, "atto.lstate");
     lstate *st = lua_touserdata(L, -1);
     lua_pop(L, 1);
     if (!st || st->check_only)
         return;
-    pthread_mutex_lock(&mu);
-    if (!snapshot_path[0]) {
-        snprintf(snapshot_path, sizeof snapshot_path, "%s/.atto/sessions", st->app->cfg->site_dir);
-        pthread_mutex_lock(&store.mu);
+    const char *why;
+    if (!session_store(&why))
+        return;                    /* session_put reports it */
+    pthread_mutex_lock(&sessions.mu);
+    if (!sessions.by_master && !sessions.path[0] && snapshot_path_set(st->app->cfg->site_dir) == 0) {
         snapshot_load();
-        pthread_mutex_unlock(&store.mu);
-        atexit(snapshot_save);
+        sessions.saver = getpid();
+        atexit(snapshot_save_at_exit);
     }
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&sessions.mu);
 }
 
 static const luaL_Reg web_fns[] = {
