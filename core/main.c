@@ -34,7 +34,9 @@ static const char usage[] =
     "  --trace-h2              print every HTTP/2 frame and HPACK table change\n"
     "  --log FILE              access log in combined format ('-' for stdout)\n"
     "  --cert FILE --key FILE  TLS certificate and key (default: a generated dev certificate)\n"
-    "  --user NAME             after binding the ports, run as this account\n";
+    "  --user NAME             after binding the ports, run as this account\n"
+    "  --error-log FILE        server messages to FILE (with time and pid) instead of stderr\n"
+    "  --log-level LEVEL       error, warn, info (default) or debug\n";
 
 static int fail(const char *fmt, const char *a, const char *b)
 {
@@ -101,6 +103,13 @@ static int serve(int argc, char **argv)
         } else if (!strcmp(a, "--log")) {
             if (i + 1 >= argc) return fail("--log needs a file name (or - for stdout)%s%s", "", "");
             cfg.log_file = argv[++i];
+        } else if (!strcmp(a, "--error-log")) {
+            if (i + 1 >= argc) return fail("--error-log needs a file name%s%s", "", "");
+            cfg.error_log = argv[++i];
+        } else if (!strcmp(a, "--log-level")) {
+            if (i + 1 >= argc || (cfg.log_level = log_level_parse(argv[i + 1])) < 0)
+                return fail("--log-level needs one of error, warn, info, debug%s%s", "", "");
+            i++;
         } else if (!strcmp(a, "--user")) {
             if (i + 1 >= argc) return fail("--user needs an account name%s%s", "", "");
             cfg.user = argv[++i];

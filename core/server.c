@@ -15,6 +15,7 @@
 #include "core/server.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <grp.h>
@@ -47,16 +49,62 @@ const char *server_kind_name(enum listen_kind k) { return kind_names[k]; }
 worker *worker_current(void) { return current_worker; }
 void worker_conn_count(worker *w, int delta) { (void)w; (void)delta; }
 
-static void vlog(const char *level, const char *fmt, va_list ap)
+static int log_min = LOGL_INFO;
+static int log_fd = 2;
+static int log_to_file;
+
+int log_level_parse(const char *name)
 {
-    char line[2048];
-    int n = snprintf(line, sizeof line, "atto: %s", level);
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    fprintf(stderr, "%s\n", line);
+    static const char *names[] = { "error", "warn", "info", "debug" };
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, names[i]) || (i == 1 && !strcmp(name, "warning")))
+            return LOGL_ERROR + i;
+    return -1;
 }
-void log_error(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vlog("error: ", fmt, ap); va_end(ap); }
-void log_warn(const char *fmt, ...)  { va_list ap; va_start(ap, fmt); vlog("warning: ", fmt, ap); va_end(ap); }
-void log_info(const char *fmt, ...)  { va_list ap; va_start(ap, fmt); vlog("", fmt, ap); va_end(ap); }
+
+int log_open(const char *path, int level, char *err, size_t errlen)
+{
+    if (level)
+        log_min = level;
+    if (!path)
+        return 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errlen, "--error-log %s: %s", path, strerror(errno));
+        return -1;
+    }
+    log_fd = fd;
+    log_to_file = 1;
+    return 0;
+}
+
+/* One write(2) per line, so lines from several processes never mix. */
+static void vlog(int level, const char *fmt, va_list ap)
+{
+    static const char *tags[] = { "", "error: ", "warning: ", "", "debug: " };
+    if (level > log_min)
+        return;
+    char line[2048];
+    int n = 0;
+    if (log_to_file) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = (int)strftime(line, 32, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+        n += snprintf(line + n, sizeof line - (size_t)n, "[%d] ", (int)getpid());
+    }
+    n += snprintf(line + n, sizeof line - (size_t)n, "atto: %s", tags[level]);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    n = m < 0 ? n : n + m > (int)sizeof line - 2 ? (int)sizeof line - 2 : n + m;
+    line[n++] = '\n';
+    ssize_t w = write(log_fd, line, (size_t)n);
+    (void)w;
+}
+void log_error(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vlog(LOGL_ERROR, fmt, ap); va_end(ap); }
+void log_warn(const char *fmt, ...)  { va_list ap; va_start(ap, fmt); vlog(LOGL_WARN, fmt, ap); va_end(ap); }
+void log_info(const char *fmt, ...)  { va_list ap; va_start(ap, fmt); vlog(LOGL_INFO, fmt, ap); va_end(ap); }
+void log_debug(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vlog(LOGL_DEBUG, fmt, ap); va_end(ap); }
 
 void server_config_defaults(server_config *cfg)
 {
@@ -405,6 +453,7 @@ static int worker_process(int id, int ready_fd)
     uv_timer_start(&tick, on_tick, every > 250 ? 250 : every, every > 250 ? 250 : every);
     uv_thread_create(&wi->thread, worker_main, self);
     wi->started = 1;
+    log_debug("worker %d serving (pid %d)", id, (int)getpid());
     if (ready_fd >= 0) {
         ssize_t w = write(ready_fd, "r", 1);
         (void)w;
@@ -536,7 +585,8 @@ int server_run(server_config *cfg, const app_ops *ops)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n > 0 ? (int)n : 1;
     }
-    if (accesslog_open(cfg->log_file, err, sizeof err) < 0)
+    if (log_open(cfg->error_log, cfg->log_level, err, sizeof err) < 0 ||
+        accesslog_open(cfg->log_file, err, sizeof err) < 0)
         goto fail;
     if (bind_all(cfg, err, sizeof err) < 0)
         goto fail;

@@ -51,6 +51,8 @@ typedef struct server_config {
     int         https_redirect;
     int         status_page;     /* serve /.well-known/atto/status */
     const char *user;            /* --user: drop to this account after binding */
+    const char *error_log;       /* --error-log FILE: server messages (NULL: stderr) */
+    int         log_level;       /* --log-level: LOGL_ERROR .. LOGL_DEBUG (0: LOGL_INFO) */
     server_limits limits;
 } server_config;
 
@@ -111,8 +113,14 @@ typedef struct server_stats {
 void server_get_stats(server_stats *out);
 /* Number of open connections on this worker (drain logic). */
 void worker_conn_count(worker *w, int delta);
-/* Log to stderr with a level: "atto: error: ..." */
+/* Server messages with a level. To stderr: "atto: error: ..."; to an
+ * --error-log file each line also carries the time and the process id.
+ * Lines below the --log-level are dropped. */
+enum { LOGL_ERROR = 1, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
+int  log_level_parse(const char *name);   /* "error".."debug" -> LOGL_*, or -1 */
+int  log_open(const char *path, int level, char *err, size_t errlen);
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #endif

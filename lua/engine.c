@@ -30,6 +30,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "lua/lcore.h"
+#include "lua/lweb.h"
 #include "mail/hooks.h"
 
 void lmail_free_config(lstate *s) __attribute__((weak));   /* lua/lmail.c */
@@ -189,7 +190,22 @@ static void app_handle(void *p, http_req *r)
 extern const struct gopher_app lua_gopher_handler __attribute__((weak));
 extern const mail_hooks lua_mail_hooks __attribute__((weak));
 
+/* The master: the session store is made before the workers are forked,
+ * so they all share it, and saved once they have all stopped. */
+static int app_prefork(const server_config *cfg, char *err, size_t errlen)
+{
+    return lweb_sessions_start(cfg->site_dir, err, errlen);
+}
+
+static void app_shutdown(const server_config *cfg)
+{
+    (void)cfg;
+    lweb_sessions_save();
+}
+
 const app_ops lua_app_ops = {
+    .prefork = app_prefork,
+    .shutdown = app_shutdown,
     .create = app_create,
     .destroy = app_destroy,
     .handle = app_handle,

@@ -267,6 +267,35 @@ def test_status_page_counts_every_worker_process():
         assert j["workers"] == 2 and j["requests"] >= 31 and j["connections_total"] >= 31, j
 
 
+# ---- server messages: levels and a file -------------------------------------
+
+def test_error_log_file_with_levels():
+    import re, tempfile
+    site = lib.tmp_site({"index.lua": PID_SITE})
+    log = os.path.join(tempfile.mkdtemp(), "error.log")
+    a = lib.Atto(site, args=["--workers", "2", "--error-log", log, "--log-level", "debug"]).start()
+    kid = workers_of(a.proc.pid)[0]
+    os.kill(kid, signal.SIGKILL)
+    time.sleep(0.5)
+    assert a.stop() == 0
+    text = open(log).read()
+    line = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[\d+\] atto: ")
+    assert text and all(line.match(l) for l in text.splitlines()), text
+    assert "atto: debug: worker 0 serving" in text or "atto: debug: worker 1 serving" in text, text
+    assert "(pid %d) was killed by signal 9" % kid in text and "atto: stopped" in text, text
+    assert "was killed" not in a.output(), a.output()     # the file, not stderr
+
+    b = lib.Atto(site, args=["--log-level", "error"]).start()    # quiet: errors only
+    assert b.stop() == 0
+    assert "stopped" not in b.output() and "SIGTERM" not in b.output(), b.output()
+
+    p = subprocess.run([lib.ATTO, site, "--log-level", "loud"], capture_output=True, timeout=10)
+    assert p.returncode != 0 and b"--log-level" in p.stderr, p.stderr
+    p = subprocess.run([lib.ATTO, site, "--error-log", "/nonexistent-dir/x.log", "--http",
+                        str(lib.free_port()), "--https", "0"], capture_output=True, timeout=10)
+    assert p.returncode != 0 and b"/nonexistent-dir/x.log" in p.stderr, p.stderr
+
+
 if __name__ == "__main__":
     import sys
     sys.exit(1 if lib.main(globals()) else 0)
