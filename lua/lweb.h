@@ -12,11 +12,13 @@
 #define ATTO_LWEB_H
 #include <stddef.h>
 
-/* Master, before forking workers (and before creating any serving Lua
- * state): create the shared session store (64 MiB reserved, pages used on
- * demand) and load SITE/.atto/sessions if present (a damaged file is
- * reported on stderr and ignored from the damage on). 0, or -1 with a
- * reason in err: the mapping failed, or the site path is too long. */
+/* Master, before forking workers: create the shared session store (64 MiB
+ * reserved, pages used on demand) and load SITE/.atto/sessions if present
+ * (a damaged file is reported on stderr and ignored from the damage on).
+ * If a serving Lua state in this process already loaded it lazily, that
+ * store is kept and its exit-time save is disabled: from now on only
+ * lweb_sessions_save writes. 0, or -1 with a reason in err: the mapping
+ * failed, or the site path is too long. */
 int lweb_sessions_start(const char *site_dir, char *err, size_t errlen);
 
 /* Master, after every worker has exited (clean stop): write
