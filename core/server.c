@@ -306,8 +306,9 @@ static void on_wake(uv_async_t *a)
     if (wi->want_reload) {
         wi->want_reload = 0;
         char err[512] = "";
+        /* every worker reloads the same files: one says so (no N copies) */
         if (w->ops->reload && w->ops->reload(w->app, err, sizeof err) < 0)
-            log_error("reload failed, keeping the old scripts: %s", err);
+            (w->id == 0 ? log_error : log_debug)("reload failed, keeping the old scripts: %s", err);
     }
     if (wi->want_drain)
         worker_start_drain(w);
@@ -419,7 +420,7 @@ static void on_signal(uv_signal_t *s, int signum)
             char err[512];
             int n = tls_certs(server_cfg, certs, err, sizeof err);
             if (n < 0 || tls_ctx_reload(server_tls, certs, (size_t)n, err, sizeof err) < 0)
-                log_error("certificate reload failed, keeping the old one: %s", err);
+                (self->id == 0 ? log_error : log_debug)("certificate reload failed, keeping the old one: %s", err);
         }
         wake_worker(0, 1);
         return;
