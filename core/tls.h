@@ -7,10 +7,13 @@
  * (appended to a caller's buf). The same engine serves HTTPS (with ALPN
  * h2/http/1.1), implicit-TLS mail ports and STARTTLS upgrades.
  *
- * One tls_ctx per server, shared by all worker threads (OpenSSL's SSL_CTX is
- * thread-safe for creating connections; the session cache and ticket keys are
- * thus shared by every worker). tls_ctx_reload() swaps certificates in place
- * for new connections (SIGHUP) and keeps the old ones on error.
+ * One tls_ctx per server, made by the master before it forks the worker
+ * processes; each worker uses its inherited copy. What must agree across
+ * workers does without per-process state: ticket keys are derived from one
+ * secret and the rotation period, and the TLS 1.2 session-id cache lives in
+ * shared memory (core/shmkv.h). tls_ctx_reload() swaps certificates in place
+ * for new connections (SIGHUP, in each worker) and keeps the old ones on
+ * error.
  */
 #ifndef ATTO_TLS_H
 #define ATTO_TLS_H
