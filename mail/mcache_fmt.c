@@ -52,6 +52,10 @@ mcache_ent *mcache_ent_new(const char *base, size_t baselen, uint32_t uid, int64
                            const char *env, size_t envlen, const char *body, size_t bodylen,
                            const char *bs, size_t bslen)
 {
+    hdrlen = hdr ? hdrlen : 0;
+    envlen = env ? envlen : 0;
+    bodylen = body ? bodylen : 0;
+    bslen = bs ? bslen : 0;
     size_t total = sizeof(mcache_ent) + baselen + hdrlen + envlen + bodylen + bslen + 5;
     mcache_ent *e = mc_alloc(total);
     char *at = (char *)(e + 1);
@@ -61,14 +65,10 @@ mcache_ent *mcache_ent_new(const char *base, size_t baselen, uint32_t uid, int64
     e->fsize = fsize;
     e->mtime = mtime;
     e->size = size;
-    e->hdr = mc_copy(&at, hdr, hdrlen);
-    e->hdrlen = hdr ? hdrlen : 0;
-    e->env = mc_copy(&at, env, envlen);
-    e->envlen = env ? envlen : 0;
-    e->body = mc_copy(&at, body, bodylen);
-    e->bodylen = body ? bodylen : 0;
-    e->bs = mc_copy(&at, bs, bslen);
-    e->bslen = bs ? bslen : 0;
+    e->hdr = mc_copy(&at, hdr, e->hdrlen = hdrlen);
+    e->env = mc_copy(&at, env, e->envlen = envlen);
+    e->body = mc_copy(&at, body, e->bodylen = bodylen);
+    e->bs = mc_copy(&at, bs, e->bslen = bslen);
     e->cost = total;
     return e;
 }
