@@ -344,6 +344,66 @@ static int exchange(tls_ctx *ctx, int maxv, size_t size)
     return ok;
 }
 
+/* Application-data records in `wire`: how many, the first one's length and
+ * the largest. */
+static void app_records(const buf *wire, int *n, size_t *first, size_t *max)
+{
+    const unsigned char *b = (const unsigned char *)buf_head(wire);
+    size_t len = buf_size(wire), off = 0;
+    *n = 0;
+    *first = *max = 0;
+    while (off + 5 <= len) {
+        size_t rl = (size_t)b[off + 3] << 8 | b[off + 4];
+        if (b[off] == 23) {
+            if (!(*n)++) *first = rl;
+            if (rl > *max) *max = rl;
+        }
+        off += 5 + rl;
+    }
+}
+
+static uint64_t fake_ms;
+static uint64_t fake_ms_clock(void) { return fake_ms; }
+
+/* One burst: write `size` bytes and let the client read them all. */
+static int burst(pair *p, const char *data, size_t size, int *n, size_t *first, size_t *max)
+{
+    buf_reset(&p->cplain);
+    int ok = tls_conn_write(p->t, data, size, &p->wire, &p->err) == TLS_OK;
+    app_records(&p->wire, n, first, max);
+    pump(p);
+    return ok && buf_size(&p->cplain) == size && memcmp(buf_head(&p->cplain), data, size) == 0;
+}
+
+TEST(records_start_small_then_grow)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, 0);
+    size_t size = 200 * 1024, first, max;
+    char *data = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (char)(i * 13 + i / 253);
+    pair p;
+    int n, ok = handshake(&p, ctx, cc, 0, NULL, NULL, NULL);
+    tls_now_ms = fake_ms_clock;
+    fake_ms = 1000000;
+    /* a fresh connection: 64 KiB in one-segment records, then full ones */
+    CHECK(ok && burst(&p, data, size, &n, &first, &max));
+    CHECK(first <= TLS_SMALL_RECORD + 32 && max >= 16384);
+    CHECK(n >= TLS_SMALL_BURST / TLS_SMALL_RECORD + (int)(size - TLS_SMALL_BURST) / 16384);
+    /* busy a moment later: full records straight away */
+    fake_ms += 200;
+    CHECK(burst(&p, data, 40000, &n, &first, &max) && first >= 16384 && n == 3);
+    /* idle for a second: small again */
+    fake_ms += TLS_IDLE_MS;
+    CHECK(burst(&p, data, 40000, &n, &first, &max) && first <= TLS_SMALL_RECORD + 32 && max <= TLS_SMALL_RECORD + 32);
+    tls_now_ms = tls_now_ms_real;
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    free(data);
+}
+
 TEST(data_both_ways)
 {
     tls_ctx *ctx = ctx_default();
@@ -1291,6 +1351,7 @@ int main(void)
     RUN(tls12_weak_ciphers_refused);
     RUN(dev_cert_verifies_for_localhost_and_ips);
     RUN(data_both_ways);
+    RUN(records_start_small_then_grow);
     RUN(write_before_handshake_is_flushed_after);
     RUN(close_notify_both_ways);
     RUN(key_update_answered);
