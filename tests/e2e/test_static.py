@@ -2,12 +2,16 @@
 raw sockets — validators and 304/412, single and multipart ranges, 416,
 If-Range, HEAD, a 5 MB file intact at full speed and throttled (while the
 one worker keeps answering others), a client leaving mid-download (no fd
-leak), directory index and redirect, and every path-traversal shape we know
+leak); the sendfile path: the big file twice on one keep-alive connection
+(and over TLS), a 4 KB-buffer reader that stalls, resets while the file
+waits, a file truncated while being sent (the connection closes); directory
+index and redirect, and every path-traversal shape we know
 (never the content of index.lua, /etc/passwd or a dotfile)."""
 import hashlib, os, socket, subprocess, threading, time
 import lib
 
 BIG = os.urandom(5 * 1024 * 1024 + 123)
+MID = os.urandom(200 * 1024 + 7)              # above the small-file cache, under the pipelining limit
 SITE = lib.tmp_site({
     "index.lua": r'''
 site:get("/hello", function(req, res) res:text("hello") end)
@@ -19,6 +23,7 @@ site:get("/up", function(req, res) res:file("../outside.txt") end)
     "public/page.html": "<h1>page</h1>\n",
     "public/data.json": '{"a":1}',
     "public/big.bin": BIG,
+    "public/mid.bin": MID,
     "public/docs/index.html": "<h1>docs</h1>\n",
     "public/nodex/file.txt": "x\n",
     "public/.env": "SECRET=1\n",
@@ -37,7 +42,7 @@ atto = None
 
 def setup():
     global atto
-    atto = lib.Atto(SITE, args=["--workers", "1"]).start()
+    atto = lib.Atto(SITE, enable=("http", "https"), args=["--workers", "1"]).start()
 
 
 def url(path):
@@ -238,6 +243,170 @@ def test_client_leaves_mid_download():
     while time.time() < end and fd_count() > before:
         time.sleep(0.1)
     assert fd_count() <= before, (before, fd_count())
+    assert lib.http_get(atto.http, "/a.txt")[2] == b"hello world!\n"
+    assert atto.alive()
+
+
+# ---- the sendfile path (conn_sendfile): files above the small-file cache ----
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def test_big_file_twice_on_one_keepalive_connection():
+    """curl fetches the 5 MB file twice in one connection (cleartext: by
+    sendfile; TLS: read and encrypted a record at a time), then a small file:
+    every body intact, one connection."""
+    for base in (url(""), "https://127.0.0.1:%d" % atto.https):
+        rc, out, err = lib.curl("-k", "-w", "%{num_connects}\\n", "-o", "/tmp/atto-st-1", base + "/big.bin",
+                                "-o", "/tmp/atto-st-2", base + "/big.bin", "-o", "/tmp/atto-st-3", base + "/a.txt")
+        assert rc == 0, err
+        assert out.split() == [b"1", b"0", b"0"], ("connection not reused", base, out)
+        for name in ("/tmp/atto-st-1", "/tmp/atto-st-2"):
+            with open(name, "rb") as f:
+                assert sha(f.read()) == sha(BIG), (base, name)
+            os.unlink(name)
+        with open("/tmp/atto-st-3", "rb") as f:
+            assert f.read() == b"hello world!\n", base
+        os.unlink("/tmp/atto-st-3")
+
+
+def read_response(s, buf):
+    """One HTTP/1.1 response with Content-Length from socket s; `buf` holds
+    bytes already read. Returns (status, body, rest of buf)."""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        assert chunk, "closed before a response head"
+        buf += chunk
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(buf) < n:
+        chunk = s.recv(65536)
+        assert chunk, "closed after %d of %d body bytes" % (len(buf), n)
+        buf += chunk
+    return int(head.split()[1]), buf[:n], buf[n:]
+
+
+def test_slow_reader_with_small_buffer_gets_every_byte():
+    """A 4 KB receive buffer, nothing read for 1.5 s after asking for the big
+    file twice and a small one pipelined, then slow 4 KB reads with pauses:
+    the socket is full for a long time (the sendfile path waits on its 16 KB
+    wake-up write), then everything arrives, in order and intact."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", atto.http))
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n" b"GET /dl/big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(1.5)
+    assert lib.http_get(atto.http, "/a.txt")[2] == b"hello world!\n"     # the worker is free meanwhile
+    buf = b""
+    for _ in range(20):
+        buf += s.recv(4096)
+        time.sleep(0.05)
+    for want in (BIG, BIG, b"hello world!\n"):
+        st, body, buf = read_response(s, buf)
+        assert st == 200 and len(body) == len(want) and sha(body) == sha(want), (st, len(body))
+    s.close()
+
+
+def test_pipelined_files_queue_in_order():
+    """Files under the 1 MB pipelining limit queue one behind another on the
+    connection with the answers between them: 200 KB, a small file, a range
+    of 300 KB, 200 KB again, all sent in one write to a reader that stalls
+    first; the same over TLS (plaintext held behind the files, encrypted in
+    order)."""
+    reqs = [("/mid.bin", MID), ("/a.txt", b"hello world!\n"), ("/mid.bin", MID), ("/dl/mid.bin", MID),
+            ("/hello", b"hello"), ("/mid.bin", MID)]
+    wire = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode() for p, _ in reqs)
+    for s in (small_buffer_socket(atto.http), tls_socket()):
+        s.settimeout(20)
+        s.sendall(wire)
+        time.sleep(0.5)
+        buf = b""
+        for path, want in reqs:
+            st, body, buf = read_response(s, buf)
+            assert st == 200 and sha(body) == sha(want), (path, st, len(body))
+        s.close()
+
+
+def small_buffer_socket(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def tls_socket():
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx.wrap_socket(small_buffer_socket(atto.https), server_hostname="localhost")
+
+
+def test_reset_while_the_file_waits_leaves_the_server_serving():
+    """Clients that ask for the big file (three times, pipelined) and reset
+    without reading a byte, or after a little: no fd left open, the server
+    answers the next request; the same over TLS."""
+    time.sleep(0.2)
+    before = fd_count()
+    for read_first in (0, 200000):
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", atto.http))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+            got = 0
+            while got < read_first:
+                got += len(s.recv(65536))
+            time.sleep(0.1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+    for _ in range(3):
+        subprocess.run(["curl", "-sk", "--limit-rate", "500K", "--max-time", "0.3", "-o", "/dev/null",
+                        "https://127.0.0.1:%d/big.bin" % atto.https], timeout=10)
+    end = time.time() + 5
+    while time.time() < end and fd_count() > before:
+        time.sleep(0.1)
+    assert fd_count() <= before, (before, fd_count())
+    assert lib.http_get(atto.http, "/a.txt")[2] == b"hello world!\n"
+    assert atto.alive()
+
+
+def truncated_download(connect, name):
+    """Ask for a 16 MB file, read a little, truncate it on disk to 1 MB, then
+    read on: the connection must close short of Content-Length, not hang."""
+    path = os.path.join(SITE, "public", name)
+    with open(path, "wb") as f:
+        f.write(os.urandom(16 << 20))
+    s = connect()
+    s.settimeout(10)
+    s.sendall(("GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % name).encode())
+    got = b""
+    while len(got) < 100000:
+        got += s.recv(65536)
+    os.truncate(path, 1 << 20)
+    t0 = time.time()
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        raise AssertionError("the connection hung after the file shrank (%d bytes)" % len(got))
+    s.close()
+    os.unlink(path)
+    assert b"Content-Length: %d" % (16 << 20) in got, got[:300]
+    assert len(got) < (16 << 20), len(got)
+    assert time.time() - t0 < 8
+
+
+def test_file_truncated_while_sent_closes_the_connection():
+    truncated_download(lambda: small_buffer_socket(atto.http), "shrink.bin")
+    truncated_download(tls_socket, "shrink-tls.bin")
     assert lib.http_get(atto.http, "/a.txt")[2] == b"hello world!\n"
     assert atto.alive()
 
