@@ -535,6 +535,32 @@ int mailbox_set_flags(mailbox *mb, size_t i, unsigned flags)
     return -1;
 }
 
+/* Bare LFs in p[0, n) (a CR before the first byte does not count). */
+static size_t count_bare_lf(const char *p, size_t n)
+{
+    size_t bare = 0;
+    for (const char *q = p, *e = p + n; (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
+        bare += q == p || q[-1] != '\r';
+    return bare;
+}
+
+/* Turn each bare LF of the n bytes at p into CRLF, in place, working from
+ * the end; p has room for n + bare bytes. */
+static void expand_lf(char *p, size_t n, size_t bare)
+{
+    size_t r = n, w = n + bare;
+    while (bare && r > 0) {
+        char c = p[--r];
+        p[--w] = c;
+        if (c == '\n' && (r == 0 || p[r - 1] != '\r')) {
+            p[--w] = '\r';
+            bare--;
+        }
+    }
+}
+
+/* The file is read straight into out; line ends are fixed in place only
+ * when it has bare LFs (most files delivered over SMTP have none). */
 int mailbox_read(mailbox *mb, size_t i, buf *out)
 {
     char path[4096];
@@ -548,8 +574,8 @@ int mailbox_read(mailbox *mb, size_t i, buf *out)
         close(fd);
         return -1;
     }
-    buf raw = BUF_INIT;
-    char *p = buf_tail(&raw, (size_t)st.st_size + 1);
+    buf_reset(out);
+    char *p = buf_tail(out, (size_t)st.st_size + 1);
     size_t got = 0;
     while (got < (size_t)st.st_size) {
         ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
@@ -560,19 +586,13 @@ int mailbox_read(mailbox *mb, size_t i, buf *out)
         got += (size_t)r;
     }
     close(fd);
-    buf_reset(out);
-    buf_reserve(out, got + got / 16 + 2);
-    size_t k = 0;                          /* bare LF -> CRLF */
-    while (k < got) {
-        char *lf = memchr(p + k, '\n', got - k);
-        size_t end = lf ? (size_t)(lf - p) : got;
-        buf_append(out, p + k, end - k);
-        if (!lf)
-            break;
-        buf_append(out, (end > 0 && p[end - 1] == '\r') ? "\n" : "\r\n", (end > 0 && p[end - 1] == '\r') ? 1 : 2);
-        k = end + 1;
+    buf_commit(out, got);
+    size_t bare = count_bare_lf(buf_head(out), got);
+    if (bare) {
+        buf_reserve(out, bare);
+        expand_lf(buf_head(out), got, bare);
+        buf_commit(out, bare);
     }
-    buf_free(&raw);
     mb->m[i].size = (int64_t)buf_size(out);
     return 0;
 }

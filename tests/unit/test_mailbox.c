@@ -99,9 +99,68 @@ TEST(expunge_and_copy)
     CHECK(system(cmd) == 0);
 }
 
+/* The old two-pass conversion, as the reference for mailbox_read. */
+static void crlf_ref(const char *p, size_t got, buf *out)
+{
+    size_t k = 0;
+    while (k < got) {
+        const char *lf = memchr(p + k, '\n', got - k);
+        size_t end = lf ? (size_t)(lf - p) : got;
+        buf_append(out, p + k, end - k);
+        if (!lf)
+            break;
+        buf_append(out, (end > 0 && p[end - 1] == '\r') ? "\n" : "\r\n", (end > 0 && p[end - 1] == '\r') ? 1 : 2);
+        k = end + 1;
+    }
+}
+
+TEST(read_normalises_line_ends_and_records_file_size)
+{
+    static const char *forms[] = {
+        "", "\n", "\n\n", "\r\n", "\r\r\n", "x", "x\n", "x\r", "\rx\n", "a\r\nb\nc\r\n\nd",
+        "Subject: s\n\nbody\nno end", "\n\r\n\n\r\r\n\n",
+    };
+    char err[256], name[32];
+    snprintf(dir, sizeof dir, "/tmp/atto-mbox-XXXXXX");
+    CHECK(mkdtemp(dir));
+    rmdir(dir);
+    CHECK(mailbox_create(dir, err, sizeof err) == 0);
+    size_t nf = sizeof forms / sizeof forms[0];
+    for (size_t i = 0; i < nf; i++) {
+        snprintf(name, sizeof name, "%02zu.f:2,", i);
+        put("cur", name, forms[i]);
+    }
+    buf big = BUF_INIT;                                  /* 40,000 bare LFs */
+    for (int i = 0; i < 40000; i++)
+        buf_append(&big, i % 3 ? "line\n" : "line\r\n", i % 3 ? 5 : 6);
+    put("cur", "99.big:2,", buf_cstr(&big));
+    mailbox a;
+    CHECK(mailbox_open(&a, dir, 1, err, sizeof err) == 0);
+    CHECK_INT(a.n, nf + 1);
+    buf got = BUF_INIT, want = BUF_INIT;
+    for (size_t i = 0; i < a.n; i++) {
+        const char *src = i < nf ? forms[i] : buf_head(&big);
+        size_t len = i < nf ? strlen(src) : buf_size(&big);
+        CHECK_INT(a.m[i].fsize, len);
+        buf_reset(&want);
+        crlf_ref(src, len, &want);
+        CHECK(mailbox_read(&a, i, &got) == 0);
+        CHECK_MEM(buf_head(&got), buf_size(&got), buf_head(&want), buf_size(&want));
+        CHECK_INT(a.m[i].size, buf_size(&want));
+    }
+    mailbox_close(&a);
+    buf_free(&got);
+    buf_free(&want);
+    buf_free(&big);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     RUN(uids_recent_flags_sync);
     RUN(expunge_and_copy);
+    RUN(read_normalises_line_ends_and_records_file_size);
     return test_done();
 }
