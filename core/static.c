@@ -6,6 +6,9 @@
  * dot. (2) This thread's small-file cache is asked: files up to 64 KiB live
  * there with their validators, revalidated with one stat() at most once a
  * second, evicted least-recently-used beyond 16 MiB; a hit costs no open().
+ * Bigger files keep just their validators and headers there: a hit opens
+ * the file and, when fstat() shows the same inode, size and time as the
+ * file checked before, skips resolving the path and rebuilding the headers.
  * (3) On a miss the file is opened (O_NONBLOCK, so a FIFO cannot hang the
  * worker), fstat'ed, and the file actually opened is resolved through
  * /proc/self/fd and checked again against the site folder, so a symlink
@@ -98,6 +101,7 @@ typedef struct centry {
     uint32_t hash;
     double   checked;                     /* monotonic seconds of the last stat */
     size_t   cost;
+    int      meta_only;                   /* too big to keep: validators only */
     smeta    m;
     char    *path;                        /* stored after the data */
     char     data[];
@@ -200,21 +204,49 @@ static centry *cache_get(const char *path)
     return e;
 }
 
-/* Read a small file into a new cache entry. NULL: too big, no memory, or
- * the read came up short (the caller then streams from the fd). */
-static centry *cache_put(const char *path, const smeta *m, int fd)
+/* A new entry for path with room for `size` bytes of data, or NULL. */
+static centry *cache_new(const char *path, const smeta *m, size_t size)
 {
-    if (m->size > CACHE_FILE_MAX)
-        return NULL;
     if (!tcache) {
         pthread_once(&cache_once, cache_key_init);
         if (!(tcache = calloc(1, sizeof *tcache)))
             return NULL;
         pthread_setspecific(cache_key, tcache);
     }
-    scache *c = tcache;
-    size_t plen = strlen(path) + 1, size = (size_t)m->size;
+    size_t plen = strlen(path) + 1;
     centry *e = malloc(sizeof *e + size + plen);
+    if (!e)
+        return NULL;
+    e->path = e->data + size;
+    memcpy(e->path, path, plen);
+    e->m = *m;
+    e->hash = path_hash(path);
+    e->checked = mono_now();
+    e->cost = sizeof *e + size + plen;
+    e->meta_only = 0;
+    return e;
+}
+
+static void cache_insert(centry *e)
+{
+    scache *c = tcache;
+    while (c->tail && c->bytes + e->cost > CACHE_BYTES_MAX)
+        cache_remove(c, c->tail);
+    e->hnext = c->bucket[e->hash % CACHE_BUCKETS];
+    c->bucket[e->hash % CACHE_BUCKETS] = e;
+    lru_push(c, e);
+    c->bytes += e->cost;
+    c->count++;
+}
+
+/* Read a small file into a new cache entry; a bigger one gets an entry
+ * with its validators only (meta_only). NULL: no memory, or the read came
+ * up short (the caller then streams from the fd). */
+static centry *cache_put(const char *path, const smeta *m, int fd)
+{
+    int small = m->size <= CACHE_FILE_MAX;
+    size_t size = small ? (size_t)m->size : 0;
+    centry *e = cache_new(path, m, size);
     if (!e)
         return NULL;
     for (size_t got = 0; got < size;) {
@@ -225,19 +257,8 @@ static centry *cache_put(const char *path, const smeta *m, int fd)
         }
         got += (size_t)k;
     }
-    e->path = e->data + size;
-    memcpy(e->path, path, plen);
-    e->m = *m;
-    e->hash = path_hash(path);
-    e->checked = mono_now();
-    e->cost = sizeof *e + size + plen;
-    while (c->tail && c->bytes + e->cost > CACHE_BYTES_MAX)
-        cache_remove(c, c->tail);
-    e->hnext = c->bucket[e->hash % CACHE_BUCKETS];
-    c->bucket[e->hash % CACHE_BUCKETS] = e;
-    lru_push(c, e);
-    c->bytes += e->cost;
-    c->count++;
+    e->meta_only = !small;
+    cache_insert(e);
     return e;
 }
 
@@ -719,11 +740,27 @@ static int serve_from_disk(http_req *r, const char *path, const char *root)
     }
     meta_fill(&m, &st, path);
     centry *e = cache_put(path, &m, fd);
-    if (e) {
+    if (e && !e->meta_only) {
         close(fd);
         return respond(r, &e->m, -1, e->data);
     }
     return respond(r, &m, fd, NULL);
+}
+
+/* A file too big to cache whose validators are: open it again, and if it is
+ * the very file checked before (same device, inode, size and time) answer
+ * without resolving its path or rebuilding its headers. -1: look afresh. */
+static int serve_known(http_req *r, const char *path, centry *e)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0 || fstat(fd, &st) < 0 || meta_changed(&e->m, &st)) {
+        if (fd >= 0)
+            close(fd);
+        cache_remove(tcache, e);
+        return -1;
+    }
+    return respond(r, &e->m, fd, NULL);
 }
 
 int static_serve(http_req *r, const char *path)
@@ -741,7 +778,8 @@ int static_serve(http_req *r, const char *path)
         path = idx;
     }
     centry *e = cache_get(path);
-    if (e)
+    if (e && !e->meta_only)
         return respond(r, &e->m, -1, e->data);
-    return serve_from_disk(r, path, root);
+    int rc = e ? serve_known(r, path, e) : -1;
+    return rc >= 0 ? rc : serve_from_disk(r, path, root);
 }

@@ -411,6 +411,32 @@ def test_file_truncated_while_sent_closes_the_connection():
     assert atto.alive()
 
 
+def test_big_file_swapped_for_a_symlink_outside_is_refused():
+    """A file too big for the cache keeps its validators there; replaced by
+    a symlink to a big file outside the site (or by another file), the next
+    request does not trust them: 404 for the symlink, the new bytes after."""
+    inside = os.path.join(SITE, "public", "swap.bin")
+    outside = os.path.join(os.path.dirname(SITE), "outside-big.bin")
+    first, second = os.urandom(300000), os.urandom(300001)
+    with open(outside, "wb") as f:
+        f.write(b"OUTSIDE" * 50000)
+    with open(inside, "wb") as f:
+        f.write(first)
+    assert lib.http_get(atto.http, "/swap.bin")[2] == first
+    assert lib.http_get(atto.http, "/swap.bin")[2] == first        # from the cached validators
+    os.unlink(inside)
+    os.symlink(outside, inside)
+    st, _, body = lib.http_get(atto.http, "/swap.bin")
+    assert st == 404 and b"OUTSIDE" not in body, (st, body[:100])
+    os.unlink(inside)
+    with open(inside, "wb") as f:
+        f.write(second)
+    st, _, body = lib.http_get(atto.http, "/swap.bin")
+    assert st == 200 and body == second, (st, len(body))
+    os.unlink(inside)
+    os.unlink(outside)
+
+
 def test_directory_index_and_redirect():
     st, h, body = curl_i(url("/docs/"))
     assert st == 200 and body == b"<h1>docs</h1>\n", (st, body)
