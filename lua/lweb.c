@@ -6,10 +6,10 @@
  *
  * The session store is a core/shmkv.c store (64 MiB reserved, pages used
  * on demand) shared by every worker, thread or forked process: 256-bit ids
- * to serialized data (the Lua side encodes, so no Lua object is ever shared
- * between states), least recently used first out. Entries idle longer than
- * `idle` seconds are gone; beyond `max` entries the least recently used is
- * dropped. It outlives Lua states, so a SIGHUP reload keeps every session;
+ * to encoded data (web.lua encodes with lua/lweb_codec.c, so no Lua object
+ * is ever shared between states), least recently used first out. Entries
+ * idle longer than `idle` seconds are gone; beyond `max` entries the least
+ * recently used is dropped. It outlives Lua states, so a SIGHUP reload keeps every session;
  * at a clean stop it is written to SITE/.atto/sessions (mode 0600, atomic)
  * and read back at the next start, so a restart keeps them too.
  *
@@ -35,11 +35,12 @@
 #include "core/shmkv.h"
 #include "lua/lcore.h"
 #include "lua/lweb.h"
+#include "lua/lweb_codec.h"
 
 int luaopen_atto_web(lua_State *L);
 
 #define SESSION_ID_LEN 64          /* 32 random bytes, hex */
-#define SESSION_MAX_DATA 65536     /* serialized bytes per session */
+#define SESSION_MAX_DATA LWC_MAX_ENCODED   /* encoded bytes per session */
 
 /* ---- multipart ---------------------------------------------------------- */
 
@@ -218,6 +219,21 @@ static int l_session_get(lua_State *L)
         lua_pushlstring(L, copy, len);
     else
         lua_pushnil(L);
+    free(copy);
+    return 1;
+}
+
+/* web.session_touch(id, idle_s) -> true if it is still there (now marked
+ * used); nothing is copied into Lua */
+static int l_session_touch(lua_State *L)
+{
+    size_t n, len = 0;
+    const char *id = luaL_checklstring(L, 1, &n);
+    double idle = luaL_checknumber(L, 2);
+    const char *why;
+    shmkv *kv = valid_id(id, n) ? session_store(&why) : NULL;
+    char *copy = kv ? shmkv_get(kv, id, n, idle, &len) : NULL;
+    lua_pushboolean(L, copy != NULL);
     free(copy);
     return 1;
 }
@@ -591,6 +607,7 @@ static const luaL_Reg web_fns[] = {
     {"multipart", l_multipart}, {"max_upload_parts", l_max_upload_parts},
     {"session_id", l_session_id}, {"session_get", l_session_get},
     {"session_put", l_session_put}, {"session_drop", l_session_drop},
+    {"session_touch", l_session_touch},
     {"session_count", l_session_count},
     {"stat", l_stat}, {"read", l_read}, {"write", l_write}, {"random", l_random},
     {NULL, NULL}
@@ -600,5 +617,6 @@ int luaopen_atto_web(lua_State *L)
 {
     snapshot_init(L);
     luaL_newlib(L, web_fns);
+    lwc_open(L);
     return 1;
 }

@@ -20,8 +20,15 @@ function atto._multipart(req, ctype)
 end
 
 -- ---- sessions ------------------------------------------------------------
--- Data is serialized as a Lua literal (integers stay integers, unlike JSON)
--- and kept in the process-wide C store; it is loaded back with no globals.
+-- Data is encoded by web.session_encode (lua/lweb_codec.c: tagged binary,
+-- integers stay integers, floats exact) and kept in the process-wide C
+-- store. Values an older atto stored as Lua literals (a snapshot from
+-- before the upgrade) are still read, with no globals.
+--
+-- A request encodes once when its response starts (and stores only if the
+-- bytes changed), then once more when the handler has finished, to keep
+-- changes made after the head went out; that second pass gets back the
+-- very string it compares with and costs no allocation when nothing moved.
 
 local SID = "atto_sid"
 
@@ -30,44 +37,32 @@ local function session_conf()
   return tonumber(l.session_idle) or 3600, math.tointeger(l.session_max) or 10000
 end
 
-local function ser(v, out, depth, seen)
-  local t = type(v)
-  if t == "string" or t == "number" or t == "boolean" then
-    out[#out + 1] = fmt("%q", v)
-  elseif t == "table" then
-    if seen[v] or depth > 32 then error("session data has a cycle or is nested too deeply", 0) end
-    seen[v] = true
-    out[#out + 1] = "{"
-    for k, x in pairs(v) do
-      local kt = type(k)
-      if kt ~= "string" and kt ~= "number" and kt ~= "boolean" then
-        error("session keys must be strings, numbers or booleans, not " .. kt, 0)
-      end
-      out[#out + 1] = "["; ser(k, out, depth + 1, seen); out[#out + 1] = "]="
-      ser(x, out, depth + 1, seen); out[#out + 1] = ","
-    end
-    out[#out + 1] = "}"
-    seen[v] = nil
-  else
-    error("session values must be strings, numbers, booleans or tables, not " .. t, 0)
-  end
-end
-
-local function serialize(v)
-  local out = {}
-  ser(v, out, 0, {})
-  return concat(out)
-end
-
-local function deserialize(s)
+-- a value written by the previous format: a Lua literal
+local function old_literal(s)
   local f = load("return " .. s, "=session", "t", {})
   local ok, v = pcall(f or error)
   return ok and type(v) == "table" and v or nil
 end
 
+local function deserialize(s)
+  local v = web.session_decode(s)
+  if v == false then return old_literal(s) end
+  return v
+end
+
+-- the session cookie without parsing every cookie (req.cookies does that
+-- when the handler asks, or when the value is quoted or percent-encoded)
+local function session_cookie(req)
+  local parsed = rawget(req, "cookies")
+  if parsed then return parsed[SID] end
+  local id = web.cookie(req.headers.cookie, SID)
+  if id == false then return req.cookies[SID] end
+  return id
+end
+
 function atto._session(req)
   local idle, max = session_conf()
-  local id = req.cookies[SID]
+  local id = session_cookie(req)
   local data, saved
   if id then
     saved = web.session_get(id, idle, max)
@@ -76,30 +71,32 @@ function atto._session(req)
   if not data then   -- unknown ids are never adopted: a fresh one is made
     id, saved, data = web.session_id(), nil, {}
   end
-  rawset(req, "_sess", { id = id, new = saved == nil, saved = saved })
+  -- synced: the store has `saved` and it was marked used by this request
+  rawset(req, "_sess", { id = id, new = saved == nil, saved = saved, synced = saved ~= nil })
   return data
 end
 
 local function session_save(req, res)
   local s = rawget(req, "_sess")
   if not s then return end
-  local data = rawget(req, "session")
-  local ok, text = pcall(serialize, data)
-  if not ok then
-    core.log_error("session not saved (" .. req.method .. " " .. req.raw_path .. "): " .. text)
+  local text, err = web.session_encode(rawget(req, "session"), s.saved)
+  if not text then
+    core.log_error("session not saved (" .. req.method .. " " .. req.raw_path .. "): " .. err)
     return
   end
   if text == s.saved and not s.new then
-    web.session_get(s.id, session_conf())   -- just mark it used
+    if not s.synced then web.session_touch(s.id, (session_conf())) end   -- just mark it used
+    s.synced = true
     return
   end
   local idle, max = session_conf()
-  local put, err = web.session_put(s.id, text, idle, max)
+  local put
+  put, err = web.session_put(s.id, text, idle, max)
   if not put then
     core.log_error("session not saved (" .. req.method .. " " .. req.raw_path .. "): " .. err)
     return
   end
-  s.saved = text
+  s.saved, s.synced = text, true
   if s.new and res then   -- called from Res:_start, just before the head goes out
     s.new = false
     res:cookie(SID, s.id, { path = "/", httponly = true, samesite = "Lax",
