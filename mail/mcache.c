@@ -3,7 +3,8 @@
  * each folder keeps them in (see mcache.h for what an entry holds).
  *
  * Each thread keeps an LRU list of folder caches keyed by path, bounded in
- * folders and bytes. Opening a cache stats DIR/atto-cache: when the file is
+ * folders and bytes (one folder alone may fill the byte bound; entries
+ * built beyond it serve the command that built them and are not kept). Opening a cache stats DIR/atto-cache: when the file is
  * not the one this thread last read or wrote (another worker, another
  * process), it is read and its entries the table lacks are merged in; a
  * file that does not decode is ignored and will be replaced by the next
@@ -36,6 +37,7 @@ struct mcache {
     uint32_t    uidvalidity;
     mcache_tab  tab;
     mc_stamp    disk;          /* the file as last read or written here */
+    mcache_ent *spare;         /* the last entry built beyond the byte bound */
     size_t      added;         /* entries added since the last save */
     time_t      saved;
     mcache     *prev, *next;   /* this thread's LRU, most recent first */
@@ -48,6 +50,7 @@ static pthread_once_t mc_once = PTHREAD_ONCE_INIT;
 static void mc_free(mcache *mc)
 {
     mcache_tab_free(&mc->tab);
+    free(mc->spare);
     free(mc->dir);
     free(mc);
 }
@@ -229,6 +232,10 @@ const mcache_ent *mcache_add(mcache *mc, const mbox_msg *m, const char *msg, siz
     buf_free(&env);
     buf_free(&body);
     buf_free(&bs);
+    if (mc->tab.bytes + e->cost > MCACHE_MAX_BYTES) {   /* a huge folder: not kept */
+        free(mc->spare);
+        return mc->spare = e;
+    }
     mcache_tab_put(&mc->tab, e);
     mc->added++;
     return e;

@@ -91,7 +91,8 @@ mcache *mcache_open(const char *dir, uint32_t uidvalidity);
 /* The entry of message m if it is still valid. */
 const mcache_ent *mcache_find(mcache *mc, const struct mbox_msg *m);
 /* Build m's entry from its CRLF text and MIME tree (as mailbox_read and
- * mime_parse give them) and keep it. */
+ * mime_parse give them) and keep it (past the byte bound it is valid only
+ * until the next mcache_add). */
 const mcache_ent *mcache_add(mcache *mc, const struct mbox_msg *m, const char *msg, size_t len,
                              const struct mime_part *root);
 /* Write the file if entries were added since it was last written: at once
