@@ -10,7 +10,9 @@ from the file by a restarted server (the file must not be rewritten: the
 answers came from it), a file corrupted on disk (flipped bytes, truncated,
 garbage, an empty file: ignored and rebuilt byte for byte), and after a new
 SMTP delivery plus STORE \\Deleted + EXPUNGE (the same answers as a server
-starting from no cache at all; the expunged message's entry leaves the file).
+starting from no cache at all; the expunged message's entry leaves the file),
+and with two server processes on one Maildir (each reads what the other
+wrote, a new entry built by one is merged by the other).
 Every answer must be byte-identical to the fresh one. With ATTO_REF=path to
 another atto binary (say, one built before the cache existed), the fresh
 answers are also compared with that binary's.
@@ -281,6 +283,31 @@ def test_delivery_and_expunge():
         diff(session(a), got, "after delivery + expunge")
     assert b"Late note" in got[0] and b"Alternative" not in got[0]
     assert got[8].startswith(b"* SEARCH ") and got[8].count(b" ") == 2   # CC dave: only the new one
+
+
+def test_two_processes_share_the_file():
+    """Two servers on one Maildir (as separate worker processes will be):
+    each reads what the other wrote, and a delivery seen by one is merged
+    into the file the other keeps using."""
+    site = make_site()
+    box = fill(site)
+    with lib.Atto(site, enable=MAIL) as a, lib.Atto(site, enable=MAIL) as b:
+        ref = session(a)
+        st = os.stat(cache_file(box))
+        diff(ref, session(b), "second process")
+        assert os.stat(cache_file(box)).st_ino == st.st_ino, "b rebuilt instead of reading a's file"
+        deliver(a.smtp, crlf("From: late@example.org\nTo: alice@example.test\nSubject: Late one\n\nx\n"))
+        session(b, [])                                      # takes \\Recent (new/ -> cur/)
+        got_b = session(b)                                  # b builds the new entry and saves
+        end = time.time() + 5
+        while b"Late one" not in read(cache_file(box)) and time.time() < end:
+            time.sleep(0.05)
+        assert b"Late one" in read(cache_file(box))
+        st = os.stat(cache_file(box))
+        got_a = session(a)                                  # a merges it from the file
+        assert got_a == got_b and b"Late one" in got_a[0]
+        time.sleep(0.3)
+        assert os.stat(cache_file(box)).st_ino == st.st_ino, "a rewrote the file: did not merge"
 
 
 lib.main(globals())
