@@ -34,7 +34,7 @@
 #include "core/tls.h"
 
 #define FILE_PIECE    16384               /* a TLS record; the copy made when the socket is full */
-#define FILE_READ_MAX (4 * FILE_PIECE)    /* read per flush when not by sendfile */
+#define FILE_READ_MAX (8 * FILE_PIECE)    /* read per flush when not by sendfile */
 
 /* A queued file range and what was written behind it (see conn_sendfile). */
 typedef struct conn_file {
