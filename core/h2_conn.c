@@ -210,7 +210,7 @@ void h2_leave(h2_conn *h)
         return;
     }
     if (!h->dead) {
-        while (buf_size(&h->wbuf) && !h->dead)
+        while ((buf_size(&h->wbuf) || h->nseg) && !h->dead)
             h2_flush(h);        /* a write that completes at once calls drained(), which pumps more */
         stream_unlink_all(h, 0);
         if (!h->closing && (h->draining || h->peer_goaway) && h->nstreams == 0 && !h->streams) {
@@ -244,6 +244,7 @@ static h2_conn *h2_new(conn *c)
     h->idle_stream_ms = l && l->body_timeout_ms ? l->body_timeout_ms : 30000;
     h->stall_ms = h->idle_stream_ms;
     h->trace = cfg && cfg->trace_h2;
+    h->direct = !conn_is_tls(c) && !h->trace;
     hpack_dec_init(&h->dec, 4096, h->max_header_bytes);
     hpack_enc_init(&h->enc, 4096);
     if (h->trace) {

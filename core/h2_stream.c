@@ -559,7 +559,7 @@ void h2_stream_respond_error(h2_conn *h, h2_stream *s, int status)
     http_hdr ct = {"content-type", 12, "text/plain", 10};
     send_response_headers(h, s, status, &ct, 1, n, 0);
     buf_reset(&s->body);
-    buf_append(&s->out, body, (size_t)n);
+    h2_out_append(h, s, body, (size_t)n);
     s->out_fin = 1;
     h2_pump(h);
 }
@@ -599,17 +599,19 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
     h2_enter(h);
     if (!s->headers_sent)
         drv_start(r, 200, NULL, 0, -1);
-    if (!s->end_sent && !r->head) {
-        buf_append(&s->out, p, n);
+    int data = !s->end_sent && !r->head;
+    if (data)
         s->log_bytes += n;
-    }
     if (fin) {
         s->out_fin = 1;
         s->app_held = 0;
         accesslog_request(r, s->log_bytes);
     }
-    h2_pump_stream(h, s);
-    if (!fin && buf_size(&s->out))
+    if (data)
+        h2_send_body(h, s, p, n);     /* framed from p as far as the windows allow */
+    else
+        h2_pump_stream(h, s);
+    if (!fin && h2_unsent(s))
         s->want_writable = 1;
     h2_stream_maybe_done(h, s);
     h2_leave(h);
@@ -619,7 +621,7 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
 static size_t drv_pending(http_req *r)
 {
     h2_stream *s = r->drv_data;
-    return s->h ? buf_size(&s->out) : 0;
+    return s->h ? h2_unsent(s) : 0;
 }
 
 const http_driver h2_driver = {drv_start, drv_body, drv_pending};

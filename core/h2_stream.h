@@ -54,7 +54,8 @@ typedef struct h2_stream {
     uint32_t          recv_unacked;
     /* the response */
     int64_t           send_window;
-    buf               out;
+    buf               out;          /* body bytes not yet framed, after out_planned */
+    size_t            out_planned;  /* head bytes of out framed by reference, consumed by h2_flush */
     int               out_fin, headers_sent, end_sent, want_writable;
     uint64_t     log_bytes;        /* response body bytes, for the access log */
     int               app_held, zombie;
@@ -62,6 +63,12 @@ typedef struct h2_stream {
 } h2_stream;
 
 typedef struct h2_bucket { double tokens; uint64_t at; } h2_bucket;
+
+/* A DATA payload framed by reference (cleartext): it leaves, after the
+ * first `at` bytes of wbuf not yet sent, by conn_writev from where it lies —
+ * the app's buffer during its body() call, or the head of s->out (s set). */
+typedef struct h2_seg { size_t at; const char *p; size_t len; h2_stream *s; } h2_seg;
+#define H2_SEGS 32
 
 #define H2_CLOSED_RING 128
 
@@ -71,6 +78,10 @@ struct h2_conn {
     int               preface_ok, got_settings;
     buf               in, wbuf;
     size_t            wtraced;          /* bytes of wbuf already traced */
+    int               direct;           /* DATA payloads by reference (cleartext, no trace) */
+    h2_seg            seg[H2_SEGS];
+    unsigned          nseg;
+    size_t            seg_bytes;        /* sum of seg[].len */
     buf               hblk;             /* scratch: a response header block */
     buf               hkey, hcache;     /* the last reusable block and its fields (h2_stream.c) */
     uint32_t          hcache_gen;       /* enc.table.gen when it was encoded */
@@ -109,6 +120,8 @@ enum { H2_HB_NEW = 1, H2_HB_TRAILERS, H2_HB_DISCARD };
 #define H2_LOCAL_WINDOW   262144u           /* SETTINGS_INITIAL_WINDOW_SIZE we announce */
 #define H2_CONN_WINDOW    (1u << 20)        /* our connection receive window */
 #define H2_HIGH_WATER     (128u * 1024)     /* stop framing DATA above this much queued */
+#define H2_COPY_MAX       512u              /* DATA payloads up to this are copied into wbuf */
+#define H2_DIRECT_WATER   (1024u * 1024)    /* the app's bytes framed in place up to this much queued */
 #define H2_SETTINGS_TIMEOUT_MS 10000
 #define H2_DRAIN_MS       10000
 
@@ -129,9 +142,14 @@ void h2_trace_frame(h2_conn *h, char dir, const h2_frame *f);
 
 /* h2_send.c */
 void h2_write(h2_conn *h);                  /* frames in h->wbuf are complete (traced) */
-void h2_flush(h2_conn *h);                  /* hand h->wbuf to the conn (on leaving the engine) */
+void h2_flush(h2_conn *h);                  /* hand h->wbuf and h->seg to the conn (on leaving the engine) */
 void h2_pump(h2_conn *h);
 void h2_pump_stream(h2_conn *h, h2_stream *s);  /* s got body bytes: frame them */
+/* The app's body bytes for s: framed straight from p while s has nothing
+ * queued and the windows allow, the rest queued in s->out. */
+void h2_send_body(h2_conn *h, h2_stream *s, const char *p, size_t n);
+void h2_out_append(h2_conn *h, h2_stream *s, const char *p, size_t n);   /* queue in s->out */
+static inline size_t h2_unsent(const h2_stream *s) { return buf_size(&s->out) - s->out_planned; }
 
 /* h2_recv.c and h2_control.c: frame handlers, 0 or <0 (the connection is ending) */
 int  h2_on_data(h2_conn *h, const h2_frame *f);

@@ -23,6 +23,12 @@ static size_t out_bytes;
 static uint64_t now_ms = 1000;
 int conn_write(conn *c, const void *d, size_t n) { if (!closed) out_bytes += n; return closed ? -1 : 0; }
 int conn_puts(conn *c, const char *s) { return conn_write(c, s, strlen(s)); }
+int conn_writev(conn *c, const struct iovec *iov, int n)
+{
+    for (int i = 0; i < n && !closed; i++)
+        out_bytes += iov[i].iov_len;
+    return closed ? -1 : 0;
+}
 void conn_close(conn *c) { if (closed) return; closed = 1; if (c->proto && c->proto->close) c->proto->close(c); }
 void conn_abort(conn *c) { conn_close(c); }
 void conn_timer(conn *c, uint64_t ms) {}
