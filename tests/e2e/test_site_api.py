@@ -369,6 +369,97 @@ def test_session_survives_sighup_reload():
     assert data.startswith(b"n=3 "), data
 
 
+
+SESSION_SITE = r"""
+local function show(s)
+  local keys = {}
+  for k, v in pairs(s) do
+    keys[#keys + 1] = tostring(k) .. ":" .. (type(v) == "table" and "{" .. tostring(v.x and #v.x) .. "}"
+                                             or math.type(v) or tostring(v))
+  end
+  table.sort(keys)
+  return table.concat(keys, " ")
+end
+site:get("/show", function(req, res) res:text(show(req.session)) end)
+site:get("/n", function(req, res)
+  local s = req.session
+  s.n = (s.n or 0) + 1
+  res:text(tostring(s.n))
+end)
+site:get("/late", function(req, res)
+  res:write("a")
+  req.session.late = (req.session.late or 0) + 1    -- after the head went out
+  res:finish("b")
+end)
+site:use(function(req, res, nxt)
+  if req.path ~= "/mw" then return nxt() end
+  local s = req.session     -- (loaded while the request's headers are at hand)
+  nxt()
+  s.mw = true               -- after the answer was sent
+end)
+site:get("/mw", function(req, res) return { ok = true } end)
+"""
+
+
+def test_session_old_format_snapshot_line_still_loads():
+    site = lib.tmp_site({"index.lua": SESSION_SITE})
+    good, code, broken = "ab" * 32, "cd" * 32, "ef" * 32
+    lines = [(good, '{["n"]=41,["f"]=0x1.8p+1,["t"]={["x"]="y\\0z",},[true]=false,}'),
+             (code, '(function() error("no") end)()'),
+             (broken, '{["n"]=')]
+    snap = b"atto-sessions 1\n"
+    for sid, lit in lines:
+        snap += b"%s 1.000 %d\n%s\n" % (sid.encode(), len(lit), lit.encode())
+    os.makedirs(os.path.join(site, ".atto"), exist_ok=True)
+    with open(os.path.join(site, ".atto", "sessions"), "wb") as f:
+        f.write(snap)
+    a = lib.Atto(site).start()
+    try:
+        st, h, data, msg = req("/show", headers={"Cookie": "atto_sid=" + good}, port=a.http)
+        assert data == b"f:float n:integer t:{3} true:false", data
+        assert sid_of(msg)[0] is None, msg.get_all("set-cookie")     # the same session
+        st, h, data, msg = req("/n", headers={"Cookie": "atto_sid=" + good}, port=a.http)
+        assert data == b"42", data
+        for sid in (code, broken):       # an unreadable value: a fresh session
+            st, h, data, msg = req("/n", headers={"Cookie": "atto_sid=" + sid}, port=a.http)
+            assert data == b"1" and sid_of(msg)[0] not in (None, sid), (data, sid_of(msg))
+    finally:
+        assert a.stop() == 0
+    with open(os.path.join(site, ".atto", "sessions"), "rb") as f:
+        saved = f.read()
+    i = saved.index(good.encode())
+    value = saved[saved.index(b"\n", i) + 1:]
+    assert value[:1] == b"\xa5", saved[:200]         # rewritten in the new format
+    b = lib.Atto(site).start()
+    try:
+        st, h, data, msg = req("/n", headers={"Cookie": "atto_sid=" + good}, port=b.http)
+        assert data == b"43", data
+    finally:
+        assert b.stop() == 0
+
+
+def test_session_changes_after_the_head_are_kept():
+    site = lib.tmp_site({"index.lua": SESSION_SITE})
+    with lib.Atto(site, args=["--workers", "1"]) as a:
+        st, h, data, msg = req("/n", port=a.http)
+        sid = sid_of(msg)[0]
+        cookie = {"Cookie": "atto_sid=" + sid}
+        for want in (b"late:integer n:integer", b"late:integer n:integer"):
+            st, h, data, msg = req("/late", headers=cookie, port=a.http)
+            assert data == b"ab", data
+            st, h, data, msg = req("/show", headers=cookie, port=a.http)
+            assert data == want, data
+        st, h, data, msg = req("/mw", headers=cookie, port=a.http)
+        assert json.loads(data) == {"ok": True}, data
+        st, h, data, msg = req("/show", headers=cookie, port=a.http)
+        assert data == b"late:integer mw:true n:integer", data
+        # the cookie found however it is written: quoted, percent-encoded, among others
+        for c in ('atto_sid="%s"' % sid, "atto_sid=%s%s" % ("%" + "%02x" % ord(sid[0]), sid[1:]),
+                  "a=1; atto_sid=a\tb; x; atto_sid=%s" % sid, " b=2 ;  atto_sid = %s ; c=3" % sid):
+            st, h, data, msg = req("/n", headers={"Cookie": c}, port=a.http)
+            assert sid_of(msg)[0] is None and int(data) > 1, (c, data)
+
+
 # ---- templates -----------------------------------------------------------
 
 def test_template_render_escape_raw_code():
