@@ -3,11 +3,15 @@
  * (every RFC 3501 data item, BODY[section]<partial>, macros), STORE, COPY,
  * MOVE (RFC 6851), EXPUNGE, UID EXPUNGE (RFC 4315), CLOSE and UNSELECT.
  *
- * FETCH items are parsed once into a small array, then each message in the
- * set is loaded (CRLF-normalised, MIME parsed only when an item needs the
- * structure) and its response built in s->out, flushed every 64 KiB so a
- * FETCH over thousands of messages never holds more than one message and
- * one chunk of output. No EXPUNGE is sent while answering FETCH or STORE.
+ * FETCH items are parsed once into a small array. RFC822.SIZE, ENVELOPE,
+ * BODY, BODYSTRUCTURE and the message's own header (RFC822.HEADER,
+ * BODY[HEADER], HEADER.FIELDS[.NOT]) come from the folder's metadata cache
+ * (mcache.h) when its entry holds them; otherwise, and for every other
+ * section, the message is loaded (CRLF-normalised, MIME parsed only when an
+ * item needs the structure), and a missing entry is built from it on the
+ * way. Each response is built in s->out, flushed every 64 KiB so a FETCH
+ * over thousands of messages never holds more than one message and one
+ * chunk of output. No EXPUNGE is sent while answering FETCH or STORE.
  */
 #include "mail/imap_internal.h"
 #include <stdio.h>
