@@ -42,7 +42,6 @@
 
 #define LWC_MAGIC 0xA5
 #define LWC_MAX_DEPTH 32        /* tables below the top one */
-#define LWC_STACK (3 * (LWC_MAX_DEPTH + 2) + 8)
 
 /* ---- encoder ------------------------------------------------------------- */
 
@@ -148,6 +147,10 @@ static int enc_table(lua_State *L, lwc_enc *e, int idx, int depth)
         snprintf(e->msg, sizeof e->msg, "session data has a cycle or is nested too deeply");
         return -1;
     }
+    if (!lua_checkstack(L, 4)) {    /* grown a level at a time: usually free */
+        snprintf(e->msg, sizeof e->msg, "not enough memory");
+        return -1;
+    }
     if (enc_bytes(L, e, "T", 1) < 0)
         return -1;
     lua_pushnil(L);
@@ -168,7 +171,6 @@ static int enc_table(lua_State *L, lwc_enc *e, int idx, int depth)
 static int l_session_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
-    luaL_checkstack(L, LWC_STACK, "session data nested too deeply");
     lua_settop(L, 2);
     lua_pushnil(L);             /* slot for a grown buffer */
     lwc_enc e = {.cap = sizeof e.small, .slot = lua_gettop(L)};
@@ -216,7 +218,7 @@ static int dec_value(lua_State *L, lwc_dec *d, int depth, int is_key);
 
 static int dec_table(lua_State *L, lwc_dec *d, int depth)
 {
-    if (depth > LWC_MAX_DEPTH)
+    if (depth > LWC_MAX_DEPTH || !lua_checkstack(L, 4))
         return -1;
     lua_newtable(L);
     for (;;) {
@@ -285,7 +287,6 @@ static int l_session_decode(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    luaL_checkstack(L, LWC_STACK, "session data nested too deeply");
     int base = lua_gettop(L);
     lwc_dec d = {s + 1, s + n};
     if (d.p >= d.end || *d.p != 'T' || dec_value(L, &d, 0, 0) < 0 || d.p != d.end) {
