@@ -437,6 +437,51 @@ def test_big_file_swapped_for_a_symlink_outside_is_refused():
     os.unlink(outside)
 
 
+def test_keepalive_timeout_spares_a_moving_download_and_ends_a_stalled_one():
+    """keepalive_timeout = 1: the response is finished once the file is
+    queued, so the idle timer runs while it is still going out. A client
+    reading the 5 MB file over ~3 s gets all of it; one that stops reading
+    is disconnected after about a second (its file closed)."""
+    site = lib.tmp_site({"index.lua": "site:listen{ keepalive_timeout = 1 }\n", "public/big.bin": BIG})
+    with lib.Atto(site, args=["--workers", "1"]) as a:
+        time.sleep(0.2)
+        fds = len(os.listdir("/proc/%d/fd" % a.proc.pid))
+        s = small_buffer_socket(a.http)
+        s.settimeout(10)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf, t0 = b"", time.time()
+        while len(buf) < len(BIG):
+            chunk = s.recv(65536)
+            assert chunk, "closed after %d bytes, %.1f s" % (len(buf), time.time() - t0)
+            buf += chunk
+            time.sleep(max(0, len(buf) / (1.7 * 1024 * 1024) - (time.time() - t0)))
+        assert time.time() - t0 > 2, "the download was not slow"
+        st, body, _ = read_response(s, buf)
+        assert st == 200 and sha(body) == sha(BIG)
+        s.close()
+        s = small_buffer_socket(a.http)
+        s.settimeout(10)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(4096)
+        t0 = time.time()
+        time.sleep(3)                                            # stalled: nothing read
+        got = 0
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += len(chunk)
+        except ConnectionResetError:
+            pass
+        s.close()
+        assert got < len(BIG), got
+        end = time.time() + 5
+        while time.time() < end and len(os.listdir("/proc/%d/fd" % a.proc.pid)) > fds:
+            time.sleep(0.1)
+        assert len(os.listdir("/proc/%d/fd" % a.proc.pid)) <= fds
+
+
 def test_directory_index_and_redirect():
     st, h, body = curl_i(url("/docs/"))
     assert st == 200 and body == b"<h1>docs</h1>\n", (st, body)
