@@ -4,7 +4,8 @@
  * files refused; a file with a valid checksum but lengths that lie refused),
  * and the per-thread cache on a real Maildir: entries saved and read back
  * by a "new worker", a damaged file costing a rebuild, entries of expunged
- * messages dropped, new and rewritten messages not served from the cache.
+ * messages dropped, new and rewritten messages not served from the cache;
+ * the LRU of folders.
  */
 #include "tests/unit/test.h"
 #include "mail/mcache_fmt.c"
@@ -304,6 +305,25 @@ TEST(maildir_save_reload_damage_stale)
     CHECK(system(cmd) == 0);
 }
 
+TEST(lru_keeps_sixteen_folders)
+{
+    char d[64];
+    mcache_thread_done();
+    for (int i = 0; i <= MCACHE_MAX_DIRS; i++) {
+        snprintf(d, sizeof d, "/nonexistent/atto-lru-%d", i);
+        CHECK(mcache_open(d, 1) == mc_head);
+    }
+    size_t n = 0;
+    for (mcache *mc = mc_head; mc; mc = mc->next, n++)
+        CHECK(strcmp(mc->dir, "/nonexistent/atto-lru-0") != 0);    /* the oldest went */
+    CHECK_INT(n, MCACHE_MAX_DIRS);
+    mcache *again = mcache_open("/nonexistent/atto-lru-5", 1);      /* a hit moves to the front */
+    CHECK(again == mc_head && strcmp(again->dir, "/nonexistent/atto-lru-5") == 0);
+    CHECK(mc_head->next && strcmp(mc_head->next->dir, "/nonexistent/atto-lru-16") == 0);
+    mcache_thread_done();
+    CHECK(mc_head == NULL);
+}
+
 int main(void)
 {
     RUN(table_put_find_replace_prune);
@@ -311,5 +331,6 @@ int main(void)
     RUN(damaged_files_refused);
     RUN(lying_lengths_refused_even_with_a_good_checksum);
     RUN(maildir_save_reload_damage_stale);
+    RUN(lru_keeps_sixteen_folders);
     return test_done();
 }
