@@ -85,7 +85,8 @@ test-only:
 
 # Pure codecs must never reach for sockets, the loop, TLS or Lua.
 PURE = core/http1_parse.c core/hpack.c core/hpack_huff.c core/h2_frame.c core/multipart.c \
-       mail/smtp_parse.c mail/imap_parse.c mail/pop3_parse.c mail/mime.c mail/mime_decode.c gopher/gopher_parse.c
+       mail/smtp_parse.c mail/imap_parse.c mail/pop3_parse.c mail/mime.c mail/mime_decode.c gopher/gopher_parse.c \
+       mail/mcache_fmt.c
 check-deps:
 	@bad=$$(grep -lE '#include *[<"](uv\.h|openssl/|lua\.h|lauxlib\.h|lualib\.h)' $(wildcard $(PURE)) /dev/null); \
 	if [ -n "$$bad" ]; then echo "pure codec includes I/O or Lua: $$bad"; exit 1; fi; echo "check-deps: pure codecs are pure"
