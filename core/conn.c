@@ -15,9 +15,10 @@
  * on cleartext by sendfile(2) straight from the page cache to the socket;
  * when the socket is full, one 16 KiB piece is read into `out` and written
  * with uv_write, whose completion is the wake-up for the next sendfile
- * (libuv lets nobody else poll a uv_tcp_t's descriptor). Under TLS the
- * range is read 16 KiB (one record) at a time and encrypted into `out`, and
- * what was written after it waits as plaintext: records must be encrypted
+ * (libuv lets nobody else poll a uv_tcp_t's descriptor). Under TLS up to
+ * 128 KiB of the range is read at a time and encrypted into `out` (16 KiB
+ * records) once the previous write is done, and what was written after it
+ * waits as plaintext: records must be encrypted
  * in the order they are sent, so close_notify waits for the files too.
  */
 #include "core/conn.h"
@@ -33,7 +34,7 @@
 #include "core/server_impl.h"
 #include "core/tls.h"
 
-#define FILE_PIECE    16384               /* a TLS record; the copy made when the socket is full */
+#define FILE_PIECE    16384               /* the copy made when the socket is full */
 #define FILE_READ_MAX (8 * FILE_PIECE)    /* read per flush when not by sendfile */
 
 /* A queued file range and what was written behind it (see conn_sendfile). */
@@ -165,14 +166,17 @@ static void file_short(conn_impl *ci, const conn_file *f)
     conn_finish_close(ci);
 }
 
-/* Up to `max` bytes of the first file into `out` (encrypted under TLS,
- * one record per piece). Returns -1 when the connection had to close. */
+/* Up to `max` bytes of the first file into `out`: read straight into it,
+ * or under TLS into a scratch buffer in one read and encrypted from there
+ * (16 KiB records). Returns -1 when the connection had to close. */
 static int file_read(conn_impl *ci, conn_file *f, size_t max)
 {
-    static _Thread_local char piece[FILE_PIECE];
+    static _Thread_local char scratch[FILE_READ_MAX];
     for (size_t done = 0; f->left && done < max;) {
-        size_t want = f->left < FILE_PIECE ? (size_t)f->left : FILE_PIECE;
-        char *dst = ci->tls ? piece : buf_tail(&ci->out, want);
+        size_t want = max - done < FILE_READ_MAX ? max - done : FILE_READ_MAX;
+        if (f->left < want)
+            want = (size_t)f->left;
+        char *dst = ci->tls ? scratch : buf_tail(&ci->out, want);
         ssize_t n = pread(f->fd, dst, want, (off_t)f->off);
         if (n < 0 && errno == EINTR)
             continue;
@@ -183,7 +187,7 @@ static int file_read(conn_impl *ci, conn_file *f, size_t max)
         const char *err = NULL;
         if (!ci->tls)
             buf_commit(&ci->out, (size_t)n);
-        else if (tls_conn_write(ci->tls, piece, (size_t)n, &ci->out, &err) < 0) {
+        else if (tls_conn_write(ci->tls, scratch, (size_t)n, &ci->out, &err) < 0) {
             conn_finish_close(ci);
             return -1;
         }

@@ -87,7 +87,7 @@ void *conn_loop(conn *c);                  /* the uv_loop_t* (for protocol timer
  * far; later writes go out after them. The conn takes fd: it is closed once
  * sent, or when the connection closes or aborts, also when this returns -1
  * (closed conn). Cleartext: sendfile(2), no copy through user space; TLS:
- * read and encrypted 16 KiB at a time as the socket drains. A file that
+ * read and encrypted up to 128 KiB at a time as the socket drains. A file that
  * turns out shorter than len aborts the connection. The bytes count in
  * conn_queued() until sent. */
 int   conn_sendfile(conn *c, int fd, uint64_t off, uint64_t len);
