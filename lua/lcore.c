@@ -459,7 +459,7 @@ static int l_alive(lua_State *L)
 static int l_headers(lua_State *L)
 {
     lhandle *h = check_handle(L, 1);
-    lua_newtable(L);
+    lua_createtable(L, 0, h->r ? (int)h->r->nheaders : 0);
     if (!h->r)
         return 1;
     http_req *r = h->r;
