@@ -7,8 +7,15 @@
  * read() sees plaintext and keeps what it needs. Writes are copied (through
  * TLS when on) into the conn's output queue. While a read callback runs, the
  * queue is flushed once at its end, so pipelined answers share a write;
- * otherwise it is flushed at once. Exactly one uv_write is in flight per
- * connection: `out` collects new bytes while `inflight` is being written.
+ * otherwise it is flushed at once. At most one uv_write is in flight per
+ * connection: `out` collects new bytes while the write request's
+ * `inflight` is being written. The write request, taken from a per-worker
+ * free list, exists only while the socket is full.
+ *
+ * Timers: conn_timer() puts the connection's deadline into a per-worker
+ * binary min-heap driven by one uv_timer, so an idle connection holds no
+ * timer handle of its own (a keep-alive re-arm goes in at the bottom of the
+ * heap, since its deadline is the latest: O(1)).
  *
  * Files (conn_sendfile) queue behind `out` as a list of ranges, each with
  * the bytes written after it. When `out` is empty the first range moves on:
@@ -45,18 +52,32 @@ typedef struct conn_file {
     buf               after;          /* plaintext under TLS */
 } conn_file;
 
+/* A write waiting for the socket: taken from the worker's free list while a
+ * uv_write is in flight (most writes complete at once and need none), with
+ * the bytes it is sending. */
+typedef struct conn_wreq {
+    uv_write_t        req;
+    buf               inflight;
+    struct conn_wreq *next_free;
+} conn_wreq;
+
+/* Per connection, on the idle path (x86-64, libuv 1.44):
+ *   before: conn 104 + uv_tcp_t 248 + uv_timer_t 152 + uv_write_t 192 + ...
+ *           = conn_impl 816 bytes (832 with malloc's header)
+ *   now:    conn 104 + uv_tcp_t 248 + out 32 + pointers 56 + slot and bits 8
+ *           = conn_impl 448 bytes (464 with malloc's header), plus a 16-byte
+ *           entry in the worker's deadline heap while the timer is armed. */
 struct conn_impl {
     conn         pub;
     uv_tcp_t     tcp;
-    uv_timer_t   timer;
-    uv_write_t   wreq;
-    buf          out, inflight;
+    buf          out;
+    conn_wreq   *wreq;                 /* non-NULL while a uv_write is in flight */
     tls_conn    *tls;
     conn_file   *files, *files_tail;   /* sent after `out`, in order */
     void       (*tls_ready)(conn *c);  /* STARTTLS completion */
     conn_impl   *prev, *next;
-    int          handles;              /* open uv handles still to close */
-    unsigned     writing : 1, closing : 1, closed : 1, in_read : 1,
+    uint32_t     tslot;                /* 1 + index in the deadline heap; 0: not armed */
+    unsigned     closing : 1, closed : 1, in_read : 1,
                  paused : 1, opened : 1, handshaken : 1, first_read : 1,
                  trim : 1,                 /* give buffers back once written */
                  nosendfile : 1,           /* the kernel refused it: read instead */
@@ -68,6 +89,43 @@ struct conn_impl {
 
 static void conn_flush(conn_impl *ci);
 static void conn_finish_close(conn_impl *ci);
+static void timer_remove(worker_impl *wi, conn_impl *ci);
+static void worker_conns_gone(worker_impl *wi);
+
+#define WRITING(ci) ((ci)->wreq != NULL)
+#define WREQ_FREE_MAX 256   /* idle write requests kept per worker */
+
+static conn_wreq *wreq_get(worker_impl *wi)
+{
+    conn_wreq *r = wi->wreq_free;
+    if (r) {
+        wi->wreq_free = r->next_free;
+        wi->wreq_nfree--;
+        return r;
+    }
+    return calloc(1, sizeof *r);
+}
+
+/* Its bytes are sent (or dropped): `inflight` goes back to `out` when that
+ * is empty, so a busy connection keeps reusing one buffer. */
+static void wreq_put(worker_impl *wi, conn_impl *ci, conn_wreq *r)
+{
+    buf_reset(&r->inflight);
+    if (!ci->closed && !buf_size(&ci->out)) {
+        buf_pool_give(&ci->out);
+        ci->out = r->inflight;
+    } else {
+        buf_pool_give(&r->inflight);
+    }
+    r->inflight = (buf)BUF_INIT;
+    if (wi->wreq_nfree >= WREQ_FREE_MAX || !wi->nconns) {
+        free(r);
+        return;
+    }
+    r->next_free = wi->wreq_free;
+    wi->wreq_free = r;
+    wi->wreq_nfree++;
+}
 
 static void files_free(conn_impl *ci)
 {
@@ -84,18 +142,15 @@ static void files_free(conn_impl *ci)
 static void on_handle_closed(uv_handle_t *h)
 {
     conn_impl *ci = h->data;
-    if (--ci->handles == 0) {
-        /* The protocol is told last, from the loop, never from inside its
-         * own call to conn_close(): its state stays valid until it returns. */
-        if (ci->opened && ci->pub.proto && ci->pub.proto->close)
-            ci->pub.proto->close(&ci->pub);
-        buf_free(&ci->out);
-        buf_free(&ci->inflight);
-        files_free(ci);
-        if (ci->tls)
-            tls_conn_free(ci->tls);
-        free(ci);
-    }
+    /* The protocol is told last, from the loop, never from inside its
+     * own call to conn_close(): its state stays valid until it returns. */
+    if (ci->opened && ci->pub.proto && ci->pub.proto->close)
+        ci->pub.proto->close(&ci->pub);
+    buf_free(&ci->out);
+    files_free(ci);
+    if (ci->tls)
+        tls_conn_free(ci->tls);
+    free(ci);
 }
 
 static void conn_finish_close(conn_impl *ci)
@@ -109,8 +164,10 @@ static void conn_finish_close(conn_impl *ci)
     if (ci->next) ci->next->prev = ci->prev;
     wi->nconns--;
     files_free(ci);
-    uv_close((uv_handle_t *)&ci->tcp, on_handle_closed);
-    uv_close((uv_handle_t *)&ci->timer, on_handle_closed);
+    timer_remove(wi, ci);
+    uv_close((uv_handle_t *)&ci->tcp, on_handle_closed);   /* cancels a pending write first */
+    if (!wi->nconns)
+        worker_conns_gone(wi);
 }
 
 /* Everything queued is with the kernel: close, trim, STARTTLS, drained. */
@@ -123,7 +180,6 @@ static void conn_sent(conn_impl *ci)
     if (ci->trim) {
         ci->trim = 0;
         buf_pool_give(&ci->out);
-        buf_pool_give(&ci->inflight);
     }
     if (ci->tls_ready && !ci->tls) {
         /* the STARTTLS go-ahead is on the wire: switch to TLS now */
@@ -136,8 +192,8 @@ static void conn_sent(conn_impl *ci)
 static void on_write_done(uv_write_t *req, int status)
 {
     conn_impl *ci = req->data;
-    ci->writing = 0;
-    buf_reset(&ci->inflight);
+    ci->wreq = NULL;
+    wreq_put(WIMPL(ci->pub.w), ci, (conn_wreq *)req);
     if (ci->closed)
         return;
     if (status < 0) {           /* peer reset: nothing more can be sent */
@@ -282,10 +338,7 @@ static int file_step(conn_impl *ci)
  * head in front of a file is sent with MSG_MORE so it shares a segment. */
 static int conn_write_out(conn_impl *ci)
 {
-    buf tmp = ci->inflight;
-    ci->inflight = ci->out;
-    ci->out = tmp;
-    uv_buf_t b = uv_buf_init(buf_head(&ci->inflight), (unsigned)buf_size(&ci->inflight));
+    uv_buf_t b = uv_buf_init(buf_head(&ci->out), (unsigned)buf_size(&ci->out));
     int n;
     if (ci->files && !ci->tls && !ci->nosendfile) {
         ssize_t k = send(sock_fd(ci), b.base, b.len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -294,30 +347,33 @@ static int conn_write_out(conn_impl *ci)
         n = uv_try_write((uv_stream_t *)&ci->tcp, &b, 1);   /* most writes complete at once */
     }
     if (n == (int)b.len) {
-        buf_reset(&ci->inflight);
+        buf_reset(&ci->out);
         return 1;
     }
-    if (n > 0) {
-        b.base += n;
-        b.len -= (unsigned)n;
-    } else if (n != UV_EAGAIN) {
+    conn_wreq *r = NULL;
+    if ((n < 0 && n != UV_EAGAIN) || !(r = wreq_get(WIMPL(ci->pub.w)))) {
         conn_finish_close(ci);
         return -1;
     }
-    ci->writing = 1;
-    ci->wreq.data = ci;
-    if (uv_write(&ci->wreq, (uv_stream_t *)&ci->tcp, &b, 1, on_write_done) < 0) {
-        ci->writing = 0;
+    if (n > 0)
+        buf_consume(&ci->out, (size_t)n);
+    r->inflight = ci->out;            /* `out` starts afresh behind it */
+    ci->out = (buf)BUF_INIT;
+    b = uv_buf_init(buf_head(&r->inflight), (unsigned)buf_size(&r->inflight));
+    r->req.data = ci;
+    if (uv_write(&r->req, (uv_stream_t *)&ci->tcp, &b, 1, on_write_done) < 0) {
+        wreq_put(WIMPL(ci->pub.w), ci, r);
         conn_finish_close(ci);
         return -1;
     }
+    ci->wreq = r;
     return 0;
 }
 
 static void conn_flush(conn_impl *ci)
 {
     int sent = 0;
-    while (!ci->writing && !ci->closed) {
+    while (!WRITING(ci) && !ci->closed) {
         if (!buf_size(&ci->out) && !ci->files)
             break;
         int rc = buf_size(&ci->out) ? conn_write_out(ci) : file_step(ci);
@@ -325,7 +381,7 @@ static void conn_flush(conn_impl *ci)
             return;
         sent = 1;
     }
-    if (sent && !ci->writing && !ci->closed)
+    if (sent && !WRITING(ci) && !ci->closed)
         conn_sent(ci);
 }
 
@@ -448,7 +504,7 @@ void conn_close(conn *c)
     else if (ci->tls && ci->handshaken)
         tls_conn_shutdown(ci->tls, &ci->out);
     uv_read_stop((uv_stream_t *)&ci->tcp);
-    if (!ci->writing && !buf_size(&ci->out) && !ci->files)
+    if (!WRITING(ci) && !buf_size(&ci->out) && !ci->files)
         conn_finish_close(ci);
     else if (!ci->in_read)
         conn_flush(ci);
@@ -461,26 +517,169 @@ void conn_abort(conn *c)
     conn_finish_close(ci);
 }
 
-static void on_timer(uv_timer_t *t)
+/* ---- timers: one min-heap of deadlines per worker ---------------------- */
+
+static void heap_set(worker_impl *wi, uint32_t i, conn_deadline d)
 {
-    conn_impl *ci = t->data;
-    if (ci->closed)
+    wi->theap[i] = d;
+    d.ci->tslot = i + 1;
+}
+
+static void heap_up(worker_impl *wi, uint32_t i)
+{
+    conn_deadline d = wi->theap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (wi->theap[parent].due <= d.due)
+            break;
+        heap_set(wi, i, wi->theap[parent]);
+        i = parent;
+    }
+    heap_set(wi, i, d);
+}
+
+static void heap_down(worker_impl *wi, uint32_t i)
+{
+    conn_deadline d = wi->theap[i];
+    for (;;) {
+        uint32_t k = 2 * i + 1;
+        if (k >= wi->theap_n)
+            break;
+        if (k + 1 < wi->theap_n && wi->theap[k + 1].due < wi->theap[k].due)
+            k++;
+        if (d.due <= wi->theap[k].due)
+            break;
+        heap_set(wi, i, wi->theap[k]);
+        i = k;
+    }
+    heap_set(wi, i, d);
+}
+
+static void timer_remove(worker_impl *wi, conn_impl *ci)
+{
+    if (!ci->tslot)
         return;
-    if (ci->opened && ci->pub.proto->timeout)
-        ci->pub.proto->timeout(&ci->pub);
+    uint32_t i = ci->tslot - 1;
+    ci->tslot = 0;
+    conn_deadline last = wi->theap[--wi->theap_n];
+    if (i == wi->theap_n)
+        return;
+    heap_set(wi, i, last);
+    if (i > 0 && wi->theap[(i - 1) / 2].due > last.due)
+        heap_up(wi, i);
     else
-        conn_abort(&ci->pub);   /* handshake or idle with no handler */
+        heap_down(wi, i);
+}
+
+static void on_deadlines(uv_timer_t *t);
+static void timer_aim(worker_impl *wi);
+
+enum { TIMER_NONE, TIMER_OPEN, TIMER_CLOSING };   /* wi->conn_timer_init */
+
+static void timer_open(worker_impl *wi)
+{
+    uv_timer_init(&wi->loop, &wi->conn_timer);
+    wi->conn_timer.data = wi;
+    wi->conn_timer_init = TIMER_OPEN;
+    wi->conn_timer_due = 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    worker_impl *wi = h->data;
+    wi->conn_timer_init = TIMER_NONE;
+    if (wi->theap_n) {          /* a connection came while it closed */
+        timer_open(wi);
+        timer_aim(wi);
+    }
+}
+
+/* The last connection is gone: the worker keeps nothing for connections
+ * (and its loop can be closed without a handle of ours in it). */
+static void worker_conns_gone(worker_impl *wi)
+{
+    free(wi->theap);
+    wi->theap = NULL;
+    wi->theap_n = wi->theap_cap = 0;
+    while (wi->wreq_free) {
+        conn_wreq *r = wi->wreq_free;
+        wi->wreq_free = r->next_free;
+        free(r);
+    }
+    wi->wreq_nfree = 0;
+    if (wi->conn_timer_init == TIMER_OPEN) {
+        wi->conn_timer_init = TIMER_CLOSING;
+        uv_close((uv_handle_t *)&wi->conn_timer, on_timer_closed);
+    }
+}
+
+/* The uv_timer fires at the earliest deadline (a later one left behind by a
+ * disarmed conn only costs a wake-up that re-aims it). */
+static void timer_aim(worker_impl *wi)
+{
+    if (wi->conn_timer_init != TIMER_OPEN)
+        return;                 /* on_timer_closed aims it again */
+    if (!wi->theap_n) {
+        if (wi->conn_timer_due)
+            uv_timer_stop(&wi->conn_timer);
+        wi->conn_timer_due = 0;
+        return;
+    }
+    uint64_t due = wi->theap[0].due, now = uv_now(&wi->loop);
+    if (wi->conn_timer_due && wi->conn_timer_due <= due)
+        return;
+    wi->conn_timer_due = due;
+    uv_timer_start(&wi->conn_timer, on_deadlines, due > now ? due - now : 0, 0);
+}
+
+static void on_deadlines(uv_timer_t *t)
+{
+    worker_impl *wi = t->data;
+    uint64_t now = uv_now(&wi->loop);
+    wi->conn_timer_due = 0;
+    while (wi->theap_n && wi->theap[0].due <= now) {
+        conn_impl *ci = wi->theap[0].ci;
+        timer_remove(wi, ci);      /* before the call: it may re-arm or close */
+        if (ci->opened && ci->pub.proto->timeout)
+            ci->pub.proto->timeout(&ci->pub);
+        else
+            conn_abort(&ci->pub);   /* handshake or idle with no handler */
+    }
+    timer_aim(wi);
+}
+
+static int timer_insert(worker_impl *wi, conn_impl *ci, uint64_t due)
+{
+    if (wi->conn_timer_init == TIMER_NONE)
+        timer_open(wi);
+    if (wi->theap_n == wi->theap_cap) {
+        uint32_t cap = wi->theap_cap ? wi->theap_cap * 2 : 64;
+        conn_deadline *p = realloc(wi->theap, cap * sizeof *p);
+        if (!p)
+            return -1;
+        wi->theap = p;
+        wi->theap_cap = cap;
+    }
+    heap_set(wi, wi->theap_n++, (conn_deadline){ due, ci });
+    heap_up(wi, wi->theap_n - 1);
+    return 0;
 }
 
 void conn_timer(conn *c, uint64_t ms)
 {
     conn_impl *ci = IMPL(c);
+    worker_impl *wi = WIMPL(c->w);
     if (ci->closed)
         return;
-    if (ms)
-        uv_timer_start(&ci->timer, on_timer, ms, 0);
-    else
-        uv_timer_stop(&ci->timer);
+    timer_remove(wi, ci);
+    if (!ms)
+        return;
+    if (timer_insert(wi, ci, uv_now(&wi->loop) + ms) < 0) {
+        log_warn("conn: out of memory for a timer; connection closed");
+        conn_abort(c);
+        return;
+    }
+    timer_aim(wi);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -514,7 +713,7 @@ void conn_resume(conn *c)
 size_t conn_queued(const conn *c)
 {
     const conn_impl *ci = (const conn_impl *)c;
-    size_t n = buf_size(&ci->out) + buf_size(&ci->inflight);
+    size_t n = buf_size(&ci->out) + (ci->wreq ? buf_size(&ci->wreq->inflight) : 0);
     for (const conn_file *f = ci->files; f; f = f->next)
         n += (size_t)f->left + buf_size(&f->after);
     return n;
@@ -525,12 +724,11 @@ void conn_trim(conn *c)
     conn_impl *ci = IMPL(c);
     if (ci->closed)
         return;
-    if (ci->writing || buf_size(&ci->out) || ci->files) {
+    if (WRITING(ci) || buf_size(&ci->out) || ci->files) {
         ci->trim = 1;          /* the answer is still queued: after it is written */
         return;
     }
     buf_pool_give(&ci->out);
-    buf_pool_give(&ci->inflight);
 }
 
 void conn_set_proto(conn *c, const conn_proto *p, void *proto_data)
@@ -547,7 +745,7 @@ int conn_starttls(conn *c, void (*on_ready)(conn *c))
         return -1;
     ci->tls_ready = on_ready;
     ci->handshaken = 0;
-    if (!ci->writing && !buf_size(&ci->out))
+    if (!WRITING(ci) && !buf_size(&ci->out))
         ci->tls = tls_conn_new(c->w->tls, 0);
     /* else: created in on_write_done once the go-ahead reply is sent */
     return 0;
@@ -658,7 +856,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     ci->in_read = 0;
     if (ci->closed)
         return;
-    if (ci->closing && !ci->writing && !buf_size(&ci->out) && !ci->files)
+    if (ci->closing && !WRITING(ci) && !buf_size(&ci->out) && !ci->files)
         conn_finish_close(ci);
     else
         conn_flush(ci);
@@ -671,15 +869,11 @@ void conn_accept(worker *w, listener *l, uv_stream_t *server)
     if (!ci)
         return;
     uv_tcp_init(&wi->loop, &ci->tcp);
+    ci->tcp.data = ci;
     if (uv_accept(server, (uv_stream_t *)&ci->tcp) < 0) {
-        ci->handles = 1;
-        ci->tcp.data = ci;
         uv_close((uv_handle_t *)&ci->tcp, on_handle_closed);
         return;
     }
-    uv_timer_init(&wi->loop, &ci->timer);
-    ci->handles = 2;
-    ci->tcp.data = ci->timer.data = ci;
     ci->first_read = 1;
     conn *c = &ci->pub;
     c->w = w;
@@ -733,7 +927,7 @@ void conn_drain_all(worker *w)
             continue;
         if (ci->opened && ci->pub.proto->drain)
             ci->pub.proto->drain(&ci->pub);
-        else if (!ci->writing && !buf_size(&ci->out) && !ci->files)
+        else if (!WRITING(ci) && !buf_size(&ci->out) && !ci->files)
             conn_close(&ci->pub);
     }
 }

@@ -10,8 +10,14 @@
  * it) and any pipelined bytes after it; it never moves while a request is
  * being handled — bytes arriving meanwhile wait in `more`. A body that
  * arrived whole with its head is used in place; otherwise it is collected
- * (and de-chunked) into `body`. All three buffers live as long as the
- * connection, so the steady state allocates nothing.
+ * (and de-chunked) into `body`.
+ *
+ * Idle connections hold no HTTP/1.1 state: the h1c (448 bytes) is taken
+ * from a per-thread pool when the first bytes of a request arrive and goes
+ * back once the connection is idle again with everything sent; meanwhile
+ * c->proto_data is NULL (nothing served yet) or H1_IDLE (served before).
+ * Buffers come from the block pool (buf_pool_take), so the keep-alive
+ * steady state calls no malloc.
  *
  * A body from a file (http1_send_file) is queued on the connection whole
  * and the response is finished at once; the next pipelined request waits
@@ -45,6 +51,7 @@ typedef struct h1c {
     int          keep_alive;
     int          resp_chunked, resp_nobody;
     int          in_process, eof, paused, served, timer_armed_head;
+    int          in_read, in_drv;   /* inside h1_read / a driver call: keep h */
     int          handed_over;     /* the h2 engine owns the connection now */
     int          wait_drain;      /* QUEUE_MAX unsent: next request after drained */
     size_t       idle_queued;     /* conn_queued() when the idle timer was armed */
@@ -54,10 +61,14 @@ typedef struct h1c {
     size_t       body_inplace_len;
 } h1c;
 
+/* c->proto_data of an idle connection that has served a request. */
+static const char h1_idle_mark;
+#define H1_IDLE ((void *)&h1_idle_mark)
+
 static const http1_h2_hooks *h2_hooks;
 void http1_set_h2_hooks(const http1_h2_hooks *h) { h2_hooks = h; }
 
-static void h1_process(h1c *h);
+static int h1_process(h1c *h);
 
 /* The parsed head (with room for H1_MAX_HEADERS headers, ~4 KiB) is needed
  * only while a request is live: an idle keep-alive connection gives it back
@@ -65,6 +76,33 @@ static void h1_process(h1c *h);
 #define HEAD_POOL_MAX 64
 static _Thread_local h1_head *head_pool[HEAD_POOL_MAX];
 static _Thread_local int head_pool_n;
+
+/* Connection states, lent to connections while a request is live. */
+#define H1C_POOL_MAX 64
+static _Thread_local h1c *h1c_pool[H1C_POOL_MAX];
+static _Thread_local int h1c_pool_n;
+
+static h1c *h1c_get(conn *c)
+{
+    h1c *h = h1c_pool_n ? h1c_pool[--h1c_pool_n] : malloc(sizeof *h);
+    if (!h) {
+        fputs("atto: out of memory\n", stderr);
+        abort();
+    }
+    memset(h, 0, sizeof *h);
+    h->c = c;
+    h->served = c->proto_data == H1_IDLE;
+    c->proto_data = h;
+    return h;
+}
+
+static void h1c_put(h1c *h)
+{
+    if (h1c_pool_n < H1C_POOL_MAX)
+        h1c_pool[h1c_pool_n++] = h;
+    else
+        free(h);
+}
 
 static h1_head *head_get(void)
 {
@@ -82,6 +120,8 @@ void http1_thread_done(void)
 {
     while (head_pool_n)
         free(head_pool[--head_pool_n]);
+    while (h1c_pool_n)
+        free(h1c_pool[--h1c_pool_n]);
 }
 
 static void head_put(h1_head *hd)
@@ -92,6 +132,12 @@ static void head_put(h1_head *hd)
         head_pool[head_pool_n++] = hd;
     else
         free(hd);
+}
+
+/* The live state of c, or NULL while it is idle. */
+static h1c *h1_of(conn *c)
+{
+    return c->proto_data == H1_IDLE ? NULL : c->proto_data;
 }
 
 static h1_limits h1_limits_of(const conn *c)
@@ -220,9 +266,11 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
     }
     if (fin && h->resp_chunked)
         iov[k++] = (struct iovec){ "0\r\n\r\n", 5 };
+    h->in_drv = 1;
     if (k)
         conn_writev(h->c, iov, k);
     buf_reset(&h->head_out);
+    h->in_drv = 0;
     if (fin) {
         r->finished = 1;
         accesslog_request(r, h->resp_bytes);
@@ -244,11 +292,13 @@ int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len)
     h1c *h = r->drv_data;
     if (r->drv != &h1_driver || h->state != S_HANDLING || h->resp_chunked || h->resp_nobody)
         return -1;
+    h->in_drv = 1;
     if (buf_size(&h->head_out))
         conn_write(h->c, buf_head(&h->head_out), buf_size(&h->head_out));
     buf_reset(&h->head_out);
     h->resp_bytes += len;
     conn_sendfile(h->c, fd, off, len);   /* the conn has fd now, whatever happens */
+    h->in_drv = 0;
     r->finished = 1;
     accesslog_request(r, h->resp_bytes);
     h1_finish(h);
@@ -472,63 +522,79 @@ static void h1_finish(h1c *h)
 static void h1_free(h1c *h)
 {
     head_put(h->head);
-    buf_free(&h->head_out);
-    buf_free(&h->in);
-    buf_free(&h->more);
-    buf_free(&h->body);
-    free(h);
+    buf *bufs[] = {&h->head_out, &h->in, &h->more, &h->body};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        buf_reset(bufs[i]);
+        buf_pool_give(bufs[i]);   /* small blocks to the pool, the rest freed */
+    }
+    h1c_put(h);
 }
 
-static void h1_process(h1c *h)
+/* Returns 1 when h is gone (handed over to HTTP/2). */
+static int h1_process(h1c *h)
 {
     h->in_process = 1;
     while (h->state == S_HEAD && buf_size(&h->in) && !h->wait_drain)
         if (!h1_take(h))
             break;
     h->in_process = 0;
-    if (h->handed_over)
-        h1_free(h);   /* the h2 engine copied what it needed */
+    if (!h->handed_over)
+        return 0;
+    h1_free(h);   /* the h2 engine copied what it needed */
+    return 1;
+}
+
+/* Between requests with everything sent and nobody inside a call that
+ * holds h: give the state back; the connection keeps only its keep-alive
+ * timer. The bytes of the next request take a fresh h1c. */
+static void h1_release_idle(h1c *h)
+{
+    conn *c = h->c;
+    if (h->state != S_HEAD || h->in_read || h->in_drv || h->in_process || h->wait_drain ||
+        h->paused || h->eof || !h->served || h->head || buf_size(&h->in) || buf_size(&h->more) ||
+        conn_queued(c))
+        return;
+    c->proto_data = H1_IDLE;
+    h1_free(h);
 }
 
 /* ---- conn_proto --------------------------------------------------------- */
 
 static int h1_open(conn *c)
 {
-    h1c *h = calloc(1, sizeof *h);
-    if (!h)
-        return -1;
-    h->c = c;
-    c->proto_data = h;
+    c->proto_data = NULL;     /* h1c comes with the first bytes */
     conn_timer(c, c->w->cfg->limits.header_timeout_ms);
     return 0;
 }
 
-static void h1_read(conn *c, const char *data, size_t len)
+/* Returns 1 when h is gone (handed over to HTTP/2). */
+static int h1_read_state(h1c *h, const char *data, size_t len)
 {
-    h1c *h = c->proto_data;
+    conn *c = h->c;
     switch (h->state) {
     case S_HEAD:
         if (!h->in.data && len <= BUF_POOL_BLOCK)
             buf_pool_take(&h->in);
         buf_append(&h->in, data, len);
-        h1_process(h);
-        return;
+        return h1_process(h);
     case S_BODY: {
         int done = 0;
         long k = h1_feed_body(h, data, len, &done);
         if (k < 0)
-            return;
+            return 0;
         buf_append(&h->more, data + k, len - (size_t)k);
         if (done) {
             h->in_process = 1;
             h1_dispatch(h);
             h->in_process = 0;
-            if (h->handed_over)
+            if (h->handed_over) {
                 h1_free(h);
-            else if (h->state == S_HEAD)
-                h1_process(h);
+                return 1;
+            }
+            if (h->state == S_HEAD)
+                return h1_process(h);
         }
-        return;
+        return 0;
     }
     case S_HANDLING:
         buf_append(&h->more, data, len);
@@ -536,15 +602,32 @@ static void h1_read(conn *c, const char *data, size_t len)
             h->paused = 1;
             conn_pause(c);
         }
-        return;
+        return 0;
     case S_DONE:
-        return;
+        return 0;
     }
+    return 0;
+}
+
+static void h1_read(conn *c, const char *data, size_t len)
+{
+    h1c *h = h1_of(c);
+    if (!h)
+        h = h1c_get(c);
+    h->in_read = 1;
+    if (h1_read_state(h, data, len))
+        return;
+    h->in_read = 0;
+    h1_release_idle(h);   /* nothing was answered (or all of it is sent) */
 }
 
 static void h1_timeout(conn *c)
 {
-    h1c *h = c->proto_data;
+    h1c *h = h1_of(c);
+    if (!h) {                 /* no request yet, or idle keep-alive */
+        conn_abort(c);
+        return;
+    }
     size_t queued = conn_queued(c);
     if (h->state == S_HEAD && queued && queued != h->idle_queued) {
         h->idle_queued = queued;   /* a file is still going out, and moving */
@@ -558,7 +641,11 @@ static void h1_timeout(conn *c)
 
 static void h1_eof(conn *c)
 {
-    h1c *h = c->proto_data;
+    h1c *h = h1_of(c);
+    if (!h) {
+        conn_close(c);
+        return;
+    }
     h->eof = 1;
     h->keep_alive = 0;
     if (h->state != S_HANDLING)
@@ -567,7 +654,11 @@ static void h1_eof(conn *c)
 
 static void h1_drain(conn *c)
 {
-    h1c *h = c->proto_data;
+    h1c *h = h1_of(c);
+    if (!h) {
+        conn_close(c);
+        return;
+    }
     h->keep_alive = 0;
     if (h->state == S_HEAD && !buf_size(&h->in))
         conn_close(c);
@@ -575,24 +666,27 @@ static void h1_drain(conn *c)
 
 static void h1_drained(conn *c)
 {
-    h1c *h = c->proto_data;
+    h1c *h = h1_of(c);
+    if (!h)
+        return;
     if (h->wait_drain) {
         h->wait_drain = 0;
         if (h->paused && h->state == S_HEAD) {
             h->paused = 0;
             conn_resume(c);
         }
-        if (!h->in_process)
-            h1_process(h);
+        if (!h->in_process && h1_process(h))
+            return;
+    } else if (h->state == S_HANDLING && h->req.on_writable) {
+        h->req.on_writable(&h->req);
         return;
     }
-    if (h->state == S_HANDLING && h->req.on_writable)
-        h->req.on_writable(&h->req);
+    h1_release_idle(h);
 }
 
 static void h1_close(conn *c)
 {
-    h1c *h = c->proto_data;
+    h1c *h = h1_of(c);
     if (!h)
         return;
     if (h->state == S_HANDLING && !h->req.finished && h->req.on_abort) {

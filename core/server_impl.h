@@ -20,6 +20,13 @@ struct listener {
 };
 
 typedef struct conn_impl conn_impl;
+typedef struct conn_wreq conn_wreq;
+
+/* A connection's deadline in the worker's heap (conn.c). */
+typedef struct conn_deadline {
+    uint64_t   due;             /* uv_now() at which it fires */
+    conn_impl *ci;
+} conn_deadline;
 
 typedef struct worker_impl {
     uv_loop_t   loop;
@@ -35,6 +42,18 @@ typedef struct worker_impl {
     uint64_t    drain_start;
     uv_thread_t thread;
     int         started;
+    /* conn.c, set up lazily on first use (all zero before): every
+     * connection's timer is an entry in one min-heap of deadlines driven by
+     * one uv_timer, and uv_write requests are taken from a free list only
+     * while a write waits for the socket. All of it is released whenever
+     * the worker has no connection left. */
+    uv_timer_t     conn_timer;
+    int            conn_timer_init;   /* none, open, closing */
+    uint64_t       conn_timer_due;    /* when conn_timer fires; 0: stopped */
+    conn_deadline *theap;
+    uint32_t       theap_n, theap_cap;
+    conn_wreq     *wreq_free;
+    int            wreq_nfree;
 } worker_impl;
 
 /* master.c: fork n workers, each running fn(id, ready_fd) in its own
