@@ -375,8 +375,15 @@ void lcore_handle(lstate *s, http_req *r)
     push_string_or_empty(L, r->method, r->method_len);
     push_string_or_empty(L, r->target, r->target_len);
     push_string_or_empty(L, r->body, r->body_len);
-    ltask *t = task_new(s, 4, h);
-    task_resume(t, 4);
+    /* where the query starts, and whether the path needs more than a
+     * table lookup (percent-escapes, no leading '/'): the prelude's
+     * common case then makes no substring and runs no pattern */
+    const char *q = r->target ? memchr(r->target, '?', r->target_len) : NULL;
+    size_t plen = q ? (size_t)(q - r->target) : r->target_len;
+    lua_pushinteger(L, q ? (lua_Integer)plen + 1 : 0);
+    lua_pushboolean(L, plen == 0 || r->target[0] != '/' || memchr(r->target, '%', plen) != NULL);
+    ltask *t = task_new(s, 6, h);
+    task_resume(t, 6);
 }
 
 /* core.info(h) -> host, scheme, protocol, remote_addr, remote_port, id */
@@ -399,23 +406,22 @@ static lhandle *check_handle(lua_State *L, int i)
     return luaL_checkudata(L, i, HANDLE_MT);
 }
 
-/* core.start(h, status, {n1, v1, n2, v2, ...}, content_length or -1) */
-static int l_start(lua_State *L)
+/* Send the head: `first` (a content-type, or NULL), then the table at
+ * index `ti` (flat name, value pairs; not a table: none). 0 if the request
+ * is gone or its head already went out. */
+static int start_head(lua_State *L, lhandle *h, int status, const http_hdr *first, int ti,
+                      lua_Integer clen)
 {
-    lhandle *h = check_handle(L, 1);
-    int status = (int)luaL_checkinteger(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lua_Integer clen = luaL_optinteger(L, 4, -1);
-    if (!h->r || h->r->started) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
+    if (!h->r || h->r->started)
+        return 0;
     http_hdr hd[64];
     size_t n = 0;
-    lua_Integer len = luaL_len(L, 3);
+    if (first)
+        hd[n++] = *first;
+    lua_Integer len = lua_istable(L, ti) ? luaL_len(L, ti) : 0;
     for (lua_Integer i = 1; i + 1 <= len && n < 64; i += 2, n++) {
-        lua_rawgeti(L, 3, i);
-        lua_rawgeti(L, 3, i + 1);
+        lua_rawgeti(L, ti, i);
+        lua_rawgeti(L, ti, i + 1);
         hd[n].name = lua_tolstring(L, -2, &hd[n].name_len);
         hd[n].value = lua_tolstring(L, -1, &hd[n].value_len);
         lua_pop(L, 2);   /* strings stay alive: the table holds them */
@@ -423,7 +429,51 @@ static int l_start(lua_State *L)
             return luaL_error(L, "response header %d is not a string", (int)(i / 2 + 1));
     }
     h->r->drv->start(h->r, status, hd, n, clen);
-    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.start(h, status, {n1, v1, n2, v2, ...}, content_length or -1) */
+static int l_start(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    int status = (int)luaL_checkinteger(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer clen = luaL_optinteger(L, 4, -1);
+    lua_pushboolean(L, start_head(L, h, status, NULL, 3, clen));
+    return 1;
+}
+
+/* core.send(h, status, {n1, v1, ...} or false, body [, content_type]):
+ * the whole response at once, as core.start with the body's length then
+ * core.body(h, body, true). The content-type, if given, goes first. A
+ * body that is not a string goes through tostring(). */
+static int l_send(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    int status = (int)luaL_checkinteger(L, 2);
+    if (!lua_istable(L, 3) && !lua_isnoneornil(L, 3) && lua_toboolean(L, 3))
+        luaL_typeerror(L, 3, "table or false");
+    http_hdr ct, *first = NULL;
+    if (!lua_isnoneornil(L, 5)) {
+        ct.name = "content-type";
+        ct.name_len = 12;
+        ct.value = luaL_checklstring(L, 5, &ct.value_len);
+        first = &ct;
+    }
+    if (lua_type(L, 4) != LUA_TSTRING) {
+        luaL_tolstring(L, 4, NULL);
+        lua_replace(L, 4);
+    }
+    size_t n;
+    const char *p = lua_tolstring(L, 4, &n);
+    if (!start_head(L, h, status, first, 3, (lua_Integer)n) || !h->r || !h->r->started) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    http_req *r = h->r;
+    r->app_data = NULL;
+    h->r = NULL;
+    lua_pushboolean(L, r->drv->body(r, p, n, 1) >= 0);
     return 1;
 }
 
@@ -759,7 +809,7 @@ static int l_dev(lua_State *L)
 }
 
 static const luaL_Reg core_fns[] = {
-    {"start", l_start}, {"body", l_body}, {"alive", l_alive}, {"headers", l_headers},
+    {"start", l_start}, {"body", l_body}, {"send", l_send}, {"alive", l_alive}, {"headers", l_headers},
     {"pending", l_pending}, {"sleep", l_sleep}, {"serve_file", l_serve_file},
     {"now", l_now}, {"log", l_log}, {"log_error", l_log_error}, {"timer", l_timer},
     {"cancel", l_cancel}, {"urldecode", l_urldecode}, {"urlencode", l_urlencode},

@@ -150,13 +150,13 @@ local function split(path)
 end
 
 -- Find the handler for (method, path) in this site (not its mounts).
--- Returns fn, params  |  nil, allow-list  |  nil
+-- Returns fn, params (nil for an exact route)  |  nil, allow-list  |  nil
 local function find(site, method, path)
   local byp = site._exact[path]
   local allow
   if byp then
     local fn = byp[method] or (method == "HEAD" and byp.GET)
-    if fn then return fn, {} end
+    if fn then return fn end   -- no params: req.params makes {} if asked
     allow = {}
     for m in pairs(byp) do allow[#allow + 1] = m end
   end
@@ -220,7 +220,11 @@ end
 for _, k in ipairs{ "host", "scheme", "protocol", "remote_addr", "remote_port", "_id" } do
   lazy[k] = function(req) return conn_info(req, k) end
 end
-function lazy.query(req) return parse_pairs(req._qs, "&", nil, true, "query string") end
+function lazy.query(req)
+  local t = req.raw_path
+  local q = t:find("?", 1, true)
+  return parse_pairs(q and t:sub(q + 1) or "", "&", nil, true, "query string")
+end
 function lazy.cookies(req)
   local out = {}
   local c = req.headers.cookie
@@ -298,6 +302,14 @@ function Res:status(code)
   return self
 end
 
+-- The header list (flat name, value pairs) is made on the first header:
+-- res:text() and friends on a bare response pass only a content-type.
+local function new_hdr(self)
+  local h = {}
+  self._hdr = h
+  return h
+end
+
 local framing = { ["content-length"] = true, ["transfer-encoding"] = true, connection = true }
 function Res:header(name, value)
   name = check_header_text(name, "header name")
@@ -305,7 +317,7 @@ function Res:header(name, value)
   value = check_header_text(value, "header value")
   local lname = name:lower()
   if framing[lname] then return self end   -- atto frames the body itself
-  local h = self._hdr
+  local h = self._hdr or new_hdr(self)
   if lname ~= "set-cookie" then
     for i = 1, #h, 2 do
       if h[i] == lname then h[i + 1] = value; return self end
@@ -317,6 +329,7 @@ end
 
 function Res:get_header(name)
   local h, lname = self._hdr, name:lower()
+  if not h then return nil end
   for i = 1, #h, 2 do if h[i] == lname then return h[i + 1] end end
 end
 
@@ -344,8 +357,9 @@ function Res:cookie(name, value, o)
   for i = 2, #parts do
     if parts[i]:find(";", 1, true) then error("res:cookie: an attribute contains ';': " .. parts[i], 2) end
   end
-  self._hdr[#self._hdr + 1] = "set-cookie"
-  self._hdr[#self._hdr + 1] = concat(parts, "; ")
+  local h = self._hdr or new_hdr(self)
+  h[#h + 1] = "set-cookie"
+  h[#h + 1] = concat(parts, "; ")
   return self
 end
 
@@ -353,42 +367,44 @@ function Res:_start(clen)
   if self._started then error("the response has already been sent", 3) end
   self._started = true
   if atto._before_send then atto._before_send(self) end
-  core.start(self._h, self.status_code, self._hdr, clen)
+  core.start(self._h, self.status_code, self._hdr or {}, clen)
 end
 
--- content-type from atto's own constants: no validation needed
-local function set_ctype(self, ctype)
+-- The whole response in one C call (head and body). `ctype`, from atto's
+-- own constants, replaces any content-type set before; with no header
+-- list yet, core.send puts it first (where appending it would have).
+-- Called in tail position, so error level 2 is the handler's line.
+local function send_body(self, body, ctype)
   local h = self._hdr
-  for i = 1, #h, 2 do
-    if h[i] == "content-type" then h[i + 1] = ctype; return end
+  if h and ctype then
+    for i = 1, #h, 2 do
+      if h[i] == "content-type" then h[i + 1] = ctype; ctype = nil; break end
+    end
+    if ctype then h[#h + 1] = "content-type"; h[#h + 1] = ctype; ctype = nil end
   end
-  h[#h + 1] = "content-type"; h[#h + 1] = ctype
-end
-
-local function send_body(self, body)
-  self:_start(#body)
-  core.body(self._h, body, true)
+  if self._started then error("the response has already been sent", 2) end
+  self._started = true
+  local before_send = atto._before_send
+  if before_send then before_send(self) end
+  core.send(self._h, self.status_code, self._hdr, body, ctype)
   self._done = true
   return self
 end
 
 function Res:send(body, ctype)
-  body = body == nil and "" or tostring(body)
-  if ctype then self:header("content-type", ctype)
-  elseif not self:get_header("content-type") then set_ctype(self, "text/html; charset=utf-8") end
-  return send_body(self, body)
+  if body == nil then body = "" end
+  if ctype then self:header("content-type", ctype); ctype = nil
+  elseif not self:get_header("content-type") then ctype = "text/html; charset=utf-8" end
+  return send_body(self, body, ctype)   -- core.send applies tostring
 end
 function Res:text(s)
-  set_ctype(self, "text/plain; charset=utf-8")
-  return send_body(self, s == nil and "" or tostring(s))
+  return send_body(self, s == nil and "" or s, "text/plain; charset=utf-8")
 end
 function Res:html(s)
-  set_ctype(self, "text/html; charset=utf-8")
-  return send_body(self, s == nil and "" or tostring(s))
+  return send_body(self, s == nil and "" or s, "text/html; charset=utf-8")
 end
 function Res:json(v)
-  set_ctype(self, "application/json")
-  return send_body(self, cjson.encode(v))
+  return send_body(self, cjson.encode(v), "application/json")
 end
 function Res:redirect(url, code)
   self:status(code or 302)
@@ -498,9 +514,13 @@ local function route(s, req, res, path, top)
       if run_site(m.site, req, res, rest, false) then return true end
     end
   end
-  local fn, params = find(s, req.method, path)
+  local method = req.method
+  local byp = s._exact[path]   -- an exact route: find() without the call
+  local fn = byp and (byp[method] or (method == "HEAD" and byp.GET))
+  local params
+  if not fn then fn, params = find(s, method, path) end
   if fn then
-    req.params = params
+    req.params = params   -- nil (exact route): the lazy {} on first use
     local ret = fn(req, res)
     if not res._started then
       if type(ret) == "string" then res:html(ret)
@@ -585,38 +605,46 @@ local function site_500(req, res, h500, e)
   local dir = core.site_dir() .. "/"
   local function short(s) return (s:gsub(dir:gsub("%p", "%%%0"), "")) end
   core.log_error(req.method .. " " .. req.raw_path .. ": " .. short(e.traceback))
-  res._hdr, res.status_code = {}, 500
+  res._hdr, res.status_code = false, 500
   local ok, ret = pcall(h500, req, res, short(e.message))
   if not ok then core.log_error("site:error(500) handler failed: " .. short(tostring(ret))) end
   if res._started then return end
-  if not ok then res._hdr, res.status_code = {}, 500 end
+  if not ok then res._hdr, res.status_code = false, 500 end
   if ok and type(ret) == "string" then return res:html(ret) end
   if ok and type(ret) == "table" then return res:json(ret) end
   return res:text("500 Internal Server Error\n")
 end
 
-local function dispatch(h, method, target, body)
-  local q = target:find("?", 1, true)
-  local raw = q and target:sub(1, q - 1) or target
-  local qs = q and target:sub(q + 1) or ""
-  if raw:sub(1, 1) ~= "/" and raw ~= "*" then raw = "/" .. raw end
-  local req = setmetatable({ _h = h, method = method, raw_path = target, _qs = qs,
-    body = body }, Req)
-  local res = setmetatable({ _h = h, _hdr = {}, status_code = 200, req = req }, Res)
+-- From the C side: the handle, method, target and body, then where the
+-- query starts (0: none) and `odd`: the path has a '%' or lacks the
+-- leading '/'. The tables are built with every key a request usually
+-- gets (nil/false ones too), so their hash parts never grow.
+local function dispatch(h, method, target, body, q, odd)
+  local raw = q > 0 and target:sub(1, q - 1) or target
   local path = raw
-  if raw:find("%", 1, true) then     -- the parser lets no NUL or control byte through raw
-    path = core.urldecode(raw, false)
-    if not path or path:find("%z") then
-      return send_status(req, res, 400, site, "bad percent-encoding in the path")
+  if odd then
+    if raw:sub(1, 1) ~= "/" and raw ~= "*" then raw = "/" .. raw end
+    path = raw
+    if raw:find("%", 1, true) then   -- the parser lets no NUL or control byte through raw
+      path = core.urldecode(raw, false)
+      if not path or path:find("%z") then
+        local req = setmetatable({ _h = h, method = method, raw_path = target, body = body }, Req)
+        local res = setmetatable({ _h = h, _hdr = false, status_code = 200, req = req }, Res)
+        return send_status(req, res, 400, site, "bad percent-encoding in the path")
+      end
     end
   end
-  req.path = path
+  local req = setmetatable({ _h = h, method = method, raw_path = target, body = body,
+    path = path, params = nil, _sess = false }, Req)
+  local res = setmetatable({ _h = h, _hdr = false, status_code = 200, req = req,
+    _started = false, _done = false }, Res)
   local h500 = site._errors[500]
+  local run = site._mw[1] and run_site or route   -- no middleware: route() directly
   local ok, e
   if h500 and not core.dev() then   -- keep the traceback: we answer the 500 here
-    ok, e = xpcall(run_site, keep_traceback, site, req, res, path, true)
+    ok, e = xpcall(run, keep_traceback, site, req, res, path, true)
   else
-    ok, e = pcall(run_site, site, req, res, path, true)
+    ok, e = pcall(run, site, req, res, path, true)
   end
   if not ok then
     if type(e) == "table" and e.status then   -- req:json() and friends

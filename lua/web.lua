@@ -105,16 +105,19 @@ local function session_save(req, res)
 end
 
 local prev_before_send = atto._before_send
+-- (the prelude builds req with _sess = false: a plain field read, no
+-- rawget call, on the path of every response)
 function atto._before_send(res)
   if prev_before_send then prev_before_send(res) end
-  if res.req then session_save(res.req, res) end
+  local req = res.req
+  if req and req._sess then session_save(req, res) end
 end
 
 -- after the handler ended: keep changes made after the response started
 local prev_after = atto._after_dispatch
 function atto._after_dispatch(req, res)
   if prev_after then prev_after(req, res) end
-  local s = rawget(req, "_sess")
+  local s = req._sess
   if s and not s.new then session_save(req, nil) end
 end
 
