@@ -64,8 +64,8 @@ typedef struct conn_wreq {
 /* Per connection, on the idle path (x86-64, libuv 1.44):
  *   before: conn 104 + uv_tcp_t 248 + uv_timer_t 152 + uv_write_t 192 + ...
  *           = conn_impl 816 bytes (832 with malloc's header)
- *   now:    conn 104 + uv_tcp_t 248 + out 32 + pointers 56 + slot and bits 8
- *           = conn_impl 448 bytes (464 with malloc's header), plus a 16-byte
+ *   now:    conn 104 + uv_tcp_t 248 + out 32 + pointers 48 + slot and bits 8
+ *           = conn_impl 440 bytes (448 with malloc's header), plus a 16-byte
  *           entry in the worker's deadline heap while the timer is armed. */
 struct conn_impl {
     conn         pub;
@@ -73,7 +73,8 @@ struct conn_impl {
     buf          out;
     conn_wreq   *wreq;                 /* non-NULL while a uv_write is in flight */
     tls_conn    *tls;
-    conn_file   *files, *files_tail;   /* sent after `out`, in order */
+    conn_file   *files;                /* sent after `out`, in order: the last of a
+                                        * ring (files->next is the first) */
     void       (*tls_ready)(conn *c);  /* STARTTLS completion */
     conn_impl   *prev, *next;
     uint32_t     tslot;                /* 1 + index in the deadline heap; 0: not armed */
@@ -127,16 +128,27 @@ static void wreq_put(worker_impl *wi, conn_impl *ci, conn_wreq *r)
     wi->wreq_nfree++;
 }
 
+static conn_file *files_first(const conn_impl *ci) { return ci->files ? ci->files->next : NULL; }
+
+/* Unlink the first file; the caller owns it. */
+static conn_file *files_shift(conn_impl *ci)
+{
+    conn_file *f = ci->files->next;
+    if (f == ci->files)
+        ci->files = NULL;
+    else
+        ci->files->next = f->next;
+    return f;
+}
+
 static void files_free(conn_impl *ci)
 {
     while (ci->files) {
-        conn_file *f = ci->files;
-        ci->files = f->next;
+        conn_file *f = files_shift(ci);
         close(f->fd);
         buf_free(&f->after);
         free(f);
     }
-    ci->files_tail = NULL;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -292,11 +304,8 @@ static int file_sendfile(conn_impl *ci, conn_file *f)
 /* The first file is sent: what was written after it joins `out`. */
 static int file_pop(conn_impl *ci)
 {
-    conn_file *f = ci->files;
+    conn_file *f = files_shift(ci);
     int rc = 0;
-    ci->files = f->next;
-    if (!ci->files)
-        ci->files_tail = NULL;
     close(f->fd);
     if (buf_size(&f->after)) {
         const char *err = NULL;
@@ -320,7 +329,7 @@ static int file_pop(conn_impl *ci)
  * into `out`). Returns -1 when the connection had to close. */
 static int file_step(conn_impl *ci)
 {
-    conn_file *f = ci->files;
+    conn_file *f = files_first(ci);
     if (!ci->tls && !ci->nosendfile) {
         int rc = file_sendfile(ci, f);
         if (rc < 0)
@@ -390,8 +399,8 @@ static int conn_append(conn_impl *ci, const void *data, size_t len)
 {
     if (!len)
         return 0;
-    if (ci->files_tail) {     /* behind a file: kept as is until the file is out */
-        buf_append(&ci->files_tail->after, data, len);
+    if (ci->files) {     /* behind a file: kept as is until the file is out */
+        buf_append(&ci->files->after, data, len);
         return 0;
     }
     if (!ci->out.data && len <= BUF_POOL_BLOCK / 2)
@@ -460,11 +469,10 @@ int conn_sendfile(conn *c, int fd, uint64_t off, uint64_t len)
     f->fd = fd;
     f->off = off;
     f->left = len;
-    if (ci->files_tail)
-        ci->files_tail->next = f;
-    else
-        ci->files = f;
-    ci->files_tail = f;
+    f->next = ci->files ? ci->files->next : f;
+    if (ci->files)
+        ci->files->next = f;
+    ci->files = f;
     if (!ci->in_read)
         conn_flush(ci);
     return 0;
@@ -714,7 +722,7 @@ size_t conn_queued(const conn *c)
 {
     const conn_impl *ci = (const conn_impl *)c;
     size_t n = buf_size(&ci->out) + (ci->wreq ? buf_size(&ci->wreq->inflight) : 0);
-    for (const conn_file *f = ci->files; f; f = f->next)
+    for (const conn_file *f = files_first(ci); f; f = f == ci->files ? NULL : f->next)
         n += (size_t)f->left + buf_size(&f->after);
     return n;
 }
