@@ -286,7 +286,10 @@ end
 
 -- ---- response ------------------------------------------------------------
 
-local Res = {}
+-- A response's own fields: req, _started, _done, and status_code and _hdr
+-- (the header list) once set; the defaults below, read through __index,
+-- spare every request two keys. The handle is res.req._h.
+local Res = { status_code = 200, _hdr = false }
 Res.__index = Res
 
 local function check_header_text(s, what)
@@ -366,8 +369,8 @@ end
 function Res:_start(clen)
   if self._started then error("the response has already been sent", 3) end
   self._started = true
-  if atto._before_send then atto._before_send(self) end
-  core.start(self._h, self.status_code, self._hdr or {}, clen)
+  if self.req._sess and atto._before_send then atto._before_send(self) end
+  core.start(self.req._h, self.status_code, self._hdr or {}, clen)
 end
 
 -- The whole response in one C call (head and body). `ctype`, from atto's
@@ -384,9 +387,11 @@ local function send_body(self, body, ctype)
   end
   if self._started then error("the response has already been sent", 2) end
   self._started = true
-  local before_send = atto._before_send
-  if before_send then before_send(self) end
-  core.send(self._h, self.status_code, self._hdr, body, ctype)
+  if self.req._sess then   -- the hooks serve sessions (web.lua): none, no call
+    local before_send = atto._before_send
+    if before_send then before_send(self) end
+  end
+  core.send(self.req._h, self.status_code, self._hdr, body, ctype)
   self._done = true
   return self
 end
@@ -418,9 +423,9 @@ function Res:write(chunk)
     if not self:get_header("content-type") then self:header("content-type", "text/html; charset=utf-8") end
     self:_start(-1)
   end
-  local ok = core.body(self._h, tostring(chunk), false)
+  local ok = core.body(self.req._h, tostring(chunk), false)
   -- back-pressure: wait while much is queued and the client is slow
-  while ok and core.pending(self._h) > 1048576 do atto.sleep(0.01) end
+  while ok and core.pending(self.req._h) > 1048576 do atto.sleep(0.01) end
   return ok
 end
 function Res:finish(chunk)
@@ -429,7 +434,7 @@ function Res:finish(chunk)
     self:send(chunk or "")
     return self
   end
-  core.body(self._h, chunk and tostring(chunk) or "", true)
+  core.body(self.req._h, chunk and tostring(chunk) or "", true)
   self._done = true
   return self
 end
@@ -452,7 +457,7 @@ function Res:file(path)
   local full = atto._site_path(path)
   if not full then error("res:file: " .. tostring(path) .. " is outside the site folder", 2) end
   self._started = true
-  if core.serve_file(self._h, full) then self._done = true; return self end
+  if core.serve_file(self.req._h, full) then self._done = true; return self end
   self._started = false
   return self:status(404):text("404 Not Found\n")
 end
@@ -629,15 +634,14 @@ local function dispatch(h, method, target, body, q, odd)
       path = core.urldecode(raw, false)
       if not path or path:find("%z") then
         local req = setmetatable({ _h = h, method = method, raw_path = target, body = body }, Req)
-        local res = setmetatable({ _h = h, _hdr = false, status_code = 200, req = req }, Res)
+        local res = setmetatable({ req = req }, Res)
         return send_status(req, res, 400, site, "bad percent-encoding in the path")
       end
     end
   end
   local req = setmetatable({ _h = h, method = method, raw_path = target, body = body,
     path = path, params = nil, _sess = false }, Req)
-  local res = setmetatable({ _h = h, _hdr = false, status_code = 200, req = req,
-    _started = false, _done = false }, Res)
+  local res = setmetatable({ req = req, _started = false, _done = false }, Res)
   local h500 = site._errors[500]
   local run = site._mw[1] and run_site or route   -- no middleware: route() directly
   local ok, e
@@ -657,7 +661,7 @@ local function dispatch(h, method, target, body, q, odd)
   elseif not e and not res._started then
     send_status(req, res, 404, site)
   end
-  if atto._after_dispatch then atto._after_dispatch(req, res) end
+  if req._sess and atto._after_dispatch then atto._after_dispatch(req, res) end
 end
 
 -- The 500 page when the dispatcher could not answer (no site:error(500),

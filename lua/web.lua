@@ -2,7 +2,8 @@
 -- multipart forms and uploads, sessions, etlua-style templates and the
 -- atto.read/atto.write file cache. It runs after prelude.lua (receiving
 -- `core`) and plugs into the prelude's hooks: atto._multipart,
--- atto._session, atto._before_send and atto._after_dispatch.
+-- atto._session, atto._before_send and atto._after_dispatch (the last two
+-- run only for a request with a session: req._sess, set here).
 local core = ...
 local web = require("atto.web")
 local Req, Res = atto._Req, atto._Res
@@ -105,8 +106,6 @@ local function session_save(req, res)
 end
 
 local prev_before_send = atto._before_send
--- (the prelude builds req with _sess = false: a plain field read, no
--- rawget call, on the path of every response)
 function atto._before_send(res)
   if prev_before_send then prev_before_send(res) end
   local req = res.req
