@@ -12,7 +12,7 @@
  * arrived whole with its head is used in place; otherwise it is collected
  * (and de-chunked) into `body`.
  *
- * Idle connections hold no HTTP/1.1 state: the h1c (448 bytes) is taken
+ * Idle connections hold no HTTP/1.1 state: the h1c (~450 bytes) is taken
  * from a per-thread pool when the first bytes of a request arrive and goes
  * back once the connection is idle again with everything sent; meanwhile
  * c->proto_data is NULL (nothing served yet) or H1_IDLE (served before).
