@@ -16,6 +16,11 @@
  * from a per-thread pool when the first bytes of a request arrive and goes
  * back once the connection is idle again with everything sent; meanwhile
  * c->proto_data is NULL (nothing served yet) or H1_IDLE (served before).
+ * It goes back only from the loop (the end of a read, or drained() outside
+ * a driver call), never from inside drv_body: the Lua layer still touches
+ * the http_req right after its last body call. A response finished from a
+ * timer or a resumed task therefore keeps its h1c until the next event on
+ * that connection.
  * Buffers come from the block pool (buf_pool_take), so the keep-alive
  * steady state calls no malloc.
  *
