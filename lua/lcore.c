@@ -45,8 +45,11 @@ typedef struct lhandle {
     uint64_t  id;
     char      addr[48];
     size_t    host_len;
-    char      host[256];
+    char      host[];         /* host_len bytes (at most HOST_MAX): a small
+                               * handle means fewer collector steps */
 } lhandle;
+
+#define HOST_MAX 256
 
 struct ltimer {
     uv_timer_t h;
@@ -359,7 +362,8 @@ void lcore_handle(lstate *s, http_req *r)
         return;
     lua_State *L = s->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->dispatch_ref);
-    lhandle *h = lua_newuserdatauv(L, sizeof *h, 0);
+    size_t host_len = r->host_len < HOST_MAX ? r->host_len : HOST_MAX;
+    lhandle *h = lua_newuserdatauv(L, sizeof *h + host_len, 0);
     h->r = r;
     h->aborted = 0;
     luaL_setmetatable(L, HANDLE_MT);
@@ -370,8 +374,8 @@ void lcore_handle(lstate *s, http_req *r)
     h->port = r->c->remote_port;
     h->id = r->id;
     memcpy(h->addr, r->c->remote_addr, sizeof h->addr);
-    h->host_len = r->host_len < sizeof h->host ? r->host_len : sizeof h->host;
-    if (h->host_len)
+    h->host_len = host_len;
+    if (host_len)
         memcpy(h->host, r->host, h->host_len);
     push_string_or_empty(L, r->method, r->method_len);
     push_string_or_empty(L, r->target, r->target_len);
@@ -806,6 +810,19 @@ static int l_escape(lua_State *L)
     return 1;
 }
 
+/* core.header_text(v) -> tostring(v), or nil if it has CR, LF or NUL */
+static int l_header_text(lua_State *L)
+{
+    size_t n;
+    const char *p = luaL_tolstring(L, 1, &n);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0') {
+            lua_pushnil(L);
+            return 1;
+        }
+    return 1;
+}
+
 static int l_site_dir(lua_State *L)
 {
     lstate *s = state_of(L);
@@ -825,7 +842,7 @@ static const luaL_Reg core_fns[] = {
     {"pending", l_pending}, {"sleep", l_sleep}, {"serve_file", l_serve_file},
     {"now", l_now}, {"log", l_log}, {"log_error", l_log_error}, {"timer", l_timer},
     {"cancel", l_cancel}, {"urldecode", l_urldecode}, {"urlencode", l_urlencode},
-    {"escape", l_escape}, {"site_dir", l_site_dir}, {"dev", l_dev},
+    {"escape", l_escape}, {"header_text", l_header_text}, {"site_dir", l_site_dir}, {"dev", l_dev},
     {"static_hint", l_static_hint}, {"info", l_info},
     {NULL, NULL}
 };
