@@ -768,17 +768,29 @@ static int l_urldecode(lua_State *L)
     return 1;
 }
 
+static int url_safe(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == '~';
+}
+
 static int l_urlencode(lua_State *L)
 {
-    size_t n;
+    size_t n, i = 0;
     const char *s = luaL_checklstring(L, 1, &n);
+    while (i < n && url_safe((unsigned char)s[i]))
+        i++;
+    if (i == n) {           /* nothing to escape (a session id): as it is */
+        lua_settop(L, 1);
+        return 1;
+    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
+    luaL_addlstring(&b, s, i);   /* the safe prefix */
     static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
+        if (url_safe(c)) {
             luaL_addchar(&b, (char)c);
         } else {
             luaL_addchar(&b, '%');

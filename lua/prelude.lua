@@ -213,8 +213,9 @@ function lazy.params(req) return {} end
 -- connection facts come from the handle on first use (all at once)
 local function conn_info(req, k)
   local host, scheme, protocol, addr, port, id = core.info(req._h)
-  rawset(req, "host", host); rawset(req, "scheme", scheme); rawset(req, "protocol", protocol)
-  rawset(req, "remote_addr", addr); rawset(req, "remote_port", port); rawset(req, "_id", id)
+  -- Req has no __newindex: plain stores are raw, without a C call each
+  req.host, req.scheme, req.protocol = host, scheme, protocol
+  req.remote_addr, req.remote_port, req._id = addr, port, id
   return rawget(req, k)
 end
 for _, k in ipairs{ "host", "scheme", "protocol", "remote_addr", "remote_port", "_id" } do
@@ -269,7 +270,7 @@ Req.__index = function(req, k)
   local f = lazy[k]
   if f then
     local v = f(req)
-    rawset(req, k, v)
+    req[k] = v   -- raw: Req has no __newindex
     return v
   end
   return Req[k]
@@ -339,19 +340,30 @@ function Res:get_header(name)
 end
 
 local samesite_names = { strict = "Strict", lax = "Lax", none = "None" }
+local function no_semicolon(attr)
+  if attr and attr:find(";", 1, true) then
+    error("res:cookie: an attribute contains ';': " .. attr, 3)
+  end
+end
 function Res:cookie(name, value, o)
   name = check_header_text(name, "cookie name")
   if not name:match("^[%w!#$%%&'*+.^_`|~-]+$") then error("res:cookie: invalid cookie name " .. name, 2) end
   value = check_header_text(value, "cookie value")
   local parts = { name .. "=" .. core.urlencode(value) }
   o = o or {}
+  local expires, domain   -- with path, the attributes from the caller's text
   if o.max_age then parts[#parts + 1] = "Max-Age=" .. math.floor(o.max_age) end
   if o.expires then
     local e = type(o.expires) == "number" and os.date("!%a, %d %b %Y %H:%M:%S GMT", o.expires) or o.expires
-    parts[#parts + 1] = "Expires=" .. check_header_text(e, "cookie expires")
+    expires = "Expires=" .. check_header_text(e, "cookie expires")
+    parts[#parts + 1] = expires
   end
-  parts[#parts + 1] = "Path=" .. check_header_text(o.path or "/", "cookie path")
-  if o.domain then parts[#parts + 1] = "Domain=" .. check_header_text(o.domain, "cookie domain") end
+  local path = "Path=" .. check_header_text(o.path or "/", "cookie path")
+  parts[#parts + 1] = path
+  if o.domain then
+    domain = "Domain=" .. check_header_text(o.domain, "cookie domain")
+    parts[#parts + 1] = domain
+  end
   if o.secure then parts[#parts + 1] = "Secure" end
   if o.httponly then parts[#parts + 1] = "HttpOnly" end
   if o.samesite then
@@ -360,9 +372,8 @@ function Res:cookie(name, value, o)
     parts[#parts + 1] = "SameSite=" .. ss
     if ss == "None" and not o.secure then parts[#parts + 1] = "Secure" end   -- browsers require it
   end
-  for i = 2, #parts do
-    if parts[i]:find(";", 1, true) then error("res:cookie: an attribute contains ';': " .. parts[i], 2) end
-  end
+  -- (the other attributes are atto's own text or a number: no ';' there)
+  no_semicolon(expires); no_semicolon(path); no_semicolon(domain)
   local h = self._hdr or new_hdr(self)
   h[#h + 1] = "set-cookie"
   h[#h + 1] = concat(parts, "; ")

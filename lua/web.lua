@@ -32,9 +32,12 @@ end
 -- very string it compares with and costs no allocation when nothing moved.
 
 local SID = "atto_sid"
+local SID_HTTP = { path = "/", httponly = true, samesite = "Lax", secure = false }
+local SID_HTTPS = { path = "/", httponly = true, samesite = "Lax", secure = true }
 
 local function session_conf()
-  local l = atto._listen or {}
+  local l = atto._listen
+  if not l then return 3600, 10000 end
   return tonumber(l.session_idle) or 3600, math.tointeger(l.session_max) or 10000
 end
 
@@ -73,12 +76,12 @@ function atto._session(req)
     id, saved, data = web.session_id(), nil, {}
   end
   -- synced: the store has `saved` and it was marked used by this request
-  rawset(req, "_sess", { id = id, new = saved == nil, saved = saved, synced = saved ~= nil })
+  req._sess = { id = id, new = saved == nil, saved = saved, synced = saved ~= nil }   -- raw: Req has no __newindex
   return data
 end
 
 local function session_save(req, res)
-  local s = rawget(req, "_sess")
+  local s = req._sess   -- always a raw field (false until a session)
   if not s then return end
   local text, err = web.session_encode(rawget(req, "session"), s.saved)
   if not text then
@@ -100,8 +103,7 @@ local function session_save(req, res)
   s.saved, s.synced = text, true
   if s.new and res then   -- called from Res:_start, just before the head goes out
     s.new = false
-    res:cookie(SID, s.id, { path = "/", httponly = true, samesite = "Lax",
-                            secure = req.scheme == "https" })
+    res:cookie(SID, s.id, req.scheme == "https" and SID_HTTPS or SID_HTTP)
   end
 end
 
