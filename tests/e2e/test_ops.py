@@ -164,9 +164,19 @@ PID_SITE = ("local function pid()\n"
             "site:get('/slow', function(req, res) atto.sleep(1.5) res:text(pid()) end)\n")
 
 
-def workers_of(pid):
-    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-        return [int(x) for x in f.read().split()]
+def workers_of(pid, want=None, a=None):
+    """The worker processes of master pid (waiting, bounded, for `want` of
+    them, all started: the port answers as soon as the master has bound it,
+    the listener lines come once every worker is ready)."""
+    deadline = time.time() + 10
+    while a is not None and "atto: http " not in a.output() and time.time() < deadline:
+        time.sleep(0.02)
+    while True:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(x) for x in f.read().split()]
+        if want is None or len(kids) >= want or time.time() > deadline:
+            return kids
+        time.sleep(0.02)
 
 
 def socket_owner(server_port, client_port, pids):
@@ -192,7 +202,7 @@ def test_a_crashed_worker_is_restarted_and_the_others_finish():
     import http.client, socket
     site = lib.tmp_site({"index.lua": PID_SITE})
     with lib.Atto(site, args=["--workers", "2"]) as a:
-        kids = workers_of(a.proc.pid)
+        kids = workers_of(a.proc.pid, 2, a)
         assert len(kids) == 2, kids
         conns = {k: [] for k in kids}
         for _ in range(60):                 # until each worker holds two
@@ -239,7 +249,7 @@ def test_a_crashed_worker_is_restarted_and_the_others_finish():
 def test_killing_the_master_takes_the_workers_with_it():
     site = lib.tmp_site({"index.lua": PID_SITE})
     a = lib.Atto(site, args=["--workers", "2"]).start()
-    kids = workers_of(a.proc.pid)
+    kids = workers_of(a.proc.pid, 2, a)
     a.proc.kill()
     a.proc.wait(timeout=10)
     deadline = time.time() + 5
@@ -274,7 +284,7 @@ def test_error_log_file_with_levels():
     site = lib.tmp_site({"index.lua": PID_SITE})
     log = os.path.join(tempfile.mkdtemp(), "error.log")
     a = lib.Atto(site, args=["--workers", "2", "--error-log", log, "--log-level", "debug"]).start()
-    kid = workers_of(a.proc.pid)[0]
+    kid = workers_of(a.proc.pid, 2, a)[0]
     os.kill(kid, signal.SIGKILL)
     time.sleep(0.5)
     assert a.stop() == 0
