@@ -114,10 +114,11 @@ handshakes() { ab_rps "$1" "$N" "$C"; }
 handshakes12() { ab_rps "$1" "$N" "$C" -f TLS1.2; }
 reference() { ab_rps "$1" 1000 10 -f TLS1.2; }
 
-# CPU ticks (user + system) used so far by a server: atto is one process;
-# nginx is its master and workers.
+# CPU ticks (user + system) used so far by a server: its master and the
+# workers (both servers run worker processes under a master).
 ticks() {
-    if [ "$1" = atto ]; then pids=$atto_pid; else pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; fi
+    if [ "$1" = atto ]; then m=$atto_pid; else m=$nginx_pid; fi
+    pids="$m $(cat /proc/$m/task/$m/children 2>/dev/null)"
     for p in $pids; do cat "/proc/$p/stat"; done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t }'
 }
 # measure SIDE FUNCTION -> "RPS CPU_MICROSECONDS_PER_REQUEST"
