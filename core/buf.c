@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
 
 void buf_reserve(buf *b, size_t extra)
 {
@@ -127,4 +129,18 @@ void buf_pool_thread_done(void)
 {
     while (buf_pool_n)
         free(buf_pool_blocks[--buf_pool_n]);
+}
+
+size_t buf_read_full(int fd, char *dst, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, dst + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got;
 }

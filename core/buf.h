@@ -34,6 +34,9 @@ void  buf_consume(buf *b, size_t n);              /* drop n bytes from the front
 void  buf_reset(buf *b);                          /* empty, keep the memory */
 void  buf_free(buf *b);                           /* empty, release the memory */
 char *buf_cstr(buf *b);                           /* NUL-terminate (not counted) and return head */
+/* Read n bytes from fd into dst, retrying short reads and EINTR; returns
+ * how many arrived (fewer at the end of the file or on an error). */
+size_t buf_read_full(int fd, char *dst, size_t n);
 
 /* A per-thread pool of small blocks for buffers that come and go with each
  * request on a keep-alive connection: an idle connection gives its empty

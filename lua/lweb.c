@@ -35,6 +35,7 @@
 #include "core/shmkv.h"
 #include "lua/lcore.h"
 #include "lua/lweb.h"
+#include "core/buf.h"
 #include "lua/lweb_codec.h"
 
 int luaopen_atto_web(lua_State *L);
@@ -362,15 +363,7 @@ static int l_read(lua_State *L)
     }
     luaL_Buffer b;
     char *p = luaL_buffinitsize(L, &b, (size_t)st.st_size);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = buf_read_full(fd, p, (size_t)st.st_size);
     close(fd);
     luaL_pushresultsize(&b, got);
     st.st_size = (off_t)got;

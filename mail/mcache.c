@@ -137,15 +137,7 @@ static int mc_read_file(const char *path, buf *out)
         return -1;
     }
     char *p = buf_tail(out, (size_t)st.st_size + 1);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = buf_read_full(fd, p, (size_t)st.st_size);
     close(fd);
     buf_commit(out, got);
     return 0;
