@@ -10,7 +10,7 @@ Each test prints "ok NAME" or "FAIL NAME: why" (tests/run counts them).
 
 Ports are chosen at run time; every wait is bounded.
 """
-import os, socket, subprocess, sys, tempfile, time, traceback, shutil, signal
+import atexit, os, socket, subprocess, sys, tempfile, time, traceback, shutil, signal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ATTO = os.path.join(ROOT, os.environ.get("ATTO_BIN", "build/release/atto"))
@@ -48,6 +48,17 @@ def tmp_site(files):
     return d
 
 
+RUNNING = set()   # servers started and not yet stopped
+
+
+@atexit.register
+def _no_server_left_behind():
+    """A test that failed before stopping its server must not leave it
+    running past this file (the workers die with the master)."""
+    for a in list(RUNNING):
+        a.stop(check=False, sig=signal.SIGKILL)
+
+
 class Atto:
     """One atto server on free ports. `enable` names listeners to turn on
     (default: http only); the others get port 0 (off)."""
@@ -74,6 +85,7 @@ class Atto:
         self.logf = tempfile.NamedTemporaryFile(prefix="atto-log-", delete=False)
         self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT)
+        RUNNING.add(self)
         if wait:
             for name, port in self.ports.items():
                 if port and not wait_port(port):
@@ -91,6 +103,7 @@ class Atto:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, check=True, sig=signal.SIGTERM):
+        RUNNING.discard(self)
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
