@@ -28,6 +28,8 @@
 cd "$(dirname "$0")/.." || exit 1
 ATTO=${ATTO:-./atto} N=${N:-1000} REPEAT=${REPEAT:-5} exec /usr/bin/python3 - "$@" <<'PYEOF'
 import atexit, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
+sys.path.insert(0, "tests/e2e")   # the raw IMAP client shared with the tests
+from lib import ImapRaw
 
 ATTO = os.path.abspath(os.environ["ATTO"])
 N = int(os.environ["N"])
@@ -195,36 +197,6 @@ wait_port(ports["dpop3"], dove, "dovecot")
 # ---- the client --------------------------------------------------------------------
 
 
-class Imap:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=120)
-        self.n = 0
-        self.buf = b""
-        self.recv_until(b"\r\n")
-
-    def recv_until(self, end):
-        while True:
-            k = self.buf.find(end)
-            if k >= 0:
-                out, self.buf = self.buf[:k + len(end)], self.buf[k + len(end):]
-                return out
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise RuntimeError("connection closed")
-            self.buf += chunk
-
-    def cmd(self, text):
-        self.n += 1
-        tag = b"Zq%d" % self.n
-        self.s.sendall(tag + b" " + text + b"\r\n")
-        self.buf = b"\r\n" + self.buf             # every response starts a line
-        out = self.recv_until(b"\r\n" + tag + b" ")
-        line = self.recv_until(b"\r\n")
-        if not line.startswith(b"OK"):
-            raise RuntimeError("%s: %s" % (text, line))
-        return out
-
-
 def pop3_retr_all(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=120)
     f = s.makefile("rb")
@@ -268,7 +240,7 @@ def best(fn, name=None):
 results = {}
 for name, (iport, pport) in (("atto", (ports["imap"], ports["pop3"])),
                               ("dovecot", (ports["dimap"], ports["dpop3"]))):
-    c = Imap(iport)
+    c = ImapRaw(iport, timeout=120)
     c.cmd(b"LOGIN alice secret")
     sel = c.cmd(b"SELECT INBOX")
     assert b"* %d EXISTS" % N in sel, sel[:300]

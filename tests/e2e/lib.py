@@ -182,6 +182,44 @@ def status_of(resp):
         return None
 
 
+class ImapRaw:
+    """A bare IMAP client on raw bytes (imaplib parses and reshapes what it
+    reads; tests that compare a server's exact answers, and bench/imap.sh,
+    need them as sent). cmd() returns the untagged lines of the answer and
+    fails unless the tagged line is OK."""
+
+    def __init__(self, port, timeout=20):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.n = 0
+        self.buf = b""
+        self.until(b"\r\n")
+
+    def until(self, end):
+        while True:
+            k = self.buf.find(end)
+            if k >= 0:
+                out, self.buf = self.buf[:k + len(end)], self.buf[k + len(end):]
+                return out
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise AssertionError("connection closed")
+            self.buf += chunk
+
+    def cmd(self, text):
+        self.n += 1
+        tag = b"c%d" % self.n
+        self.s.sendall(tag + b" " + text + b"\r\n")
+        self.buf = b"\r\n" + self.buf               # every answer starts a line
+        out = self.until(b"\r\n" + tag + b" ")
+        line = self.until(b"\r\n")
+        assert line.startswith(b"OK"), (text, line, out[-300:])
+        return out[2:-len(tag) - 1]                   # without the tagged line's tag
+
+    def close(self):
+        self.cmd(b"LOGOUT")
+        self.s.close()
+
+
 def main(ns):
     names = [n for n in ns if n.startswith("test_") and callable(ns[n])]
     only = sys.argv[1:]

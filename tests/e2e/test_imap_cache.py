@@ -114,41 +114,8 @@ NONEMPTY = [b"SEARCH FROM user1", b"SEARCH TO zed", b"SEARCH CC dave", b"SEARCH 
             b"SEARCH HEADER Received relay1599", b"SEARCH SENTON 2-Jan-2023", b"SEARCH LARGER 3000"]
 
 
-class Imap:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.n = 0
-        self.buf = b""
-        self.until(b"\r\n")
-
-    def until(self, end):
-        while True:
-            k = self.buf.find(end)
-            if k >= 0:
-                out, self.buf = self.buf[:k + len(end)], self.buf[k + len(end):]
-                return out
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise AssertionError("connection closed")
-            self.buf += chunk
-
-    def cmd(self, text):
-        self.n += 1
-        tag = b"c%d" % self.n
-        self.s.sendall(tag + b" " + text + b"\r\n")
-        self.buf = b"\r\n" + self.buf
-        out = self.until(b"\r\n" + tag + b" ")
-        line = self.until(b"\r\n")
-        assert line.startswith(b"OK"), (text, line, out[-300:])
-        return out[2:-len(tag) - 1]                   # without the tagged line's tag
-
-    def close(self):
-        self.cmd(b"LOGOUT")
-        self.s.close()
-
-
 def session(a, commands=COMMANDS):
-    c = Imap(a.imap)
+    c = lib.ImapRaw(a.imap)
     c.cmd(b"LOGIN alice secret")
     c.cmd(b"SELECT INBOX")
     got = [c.cmd(q) for q in commands]
@@ -179,7 +146,7 @@ def fill(site):
         for name, data in DIRECT.items():
             with open(os.path.join(box, "new", name), "wb") as f:
                 f.write(data)
-        c = Imap(a.imap)
+        c = lib.ImapRaw(a.imap)
         c.cmd(b"LOGIN alice secret")
         c.cmd(b"SELECT INBOX")
         c.close()
@@ -258,7 +225,7 @@ def test_delivery_and_expunge():
     with lib.Atto(site, enable=MAIL) as a:
         session(a)                                          # build the cache
         before = read(cache_file(box))
-        c = Imap(a.imap)
+        c = lib.ImapRaw(a.imap)
         c.cmd(b"LOGIN alice secret")
         c.cmd(b"SELECT INBOX")
         seq = c.cmd(b"SEARCH SUBJECT Alternative").split()[2]
