@@ -25,6 +25,7 @@
 #include "core/conn.h"
 #include "core/server_impl.h"
 #include "tests/unit/test.h"
+#include "tests/unit/conn_loopback.h"
 
 typedef struct scenario {
     void   (*script)(conn *c);    /* run on the client's first byte */
@@ -41,10 +42,6 @@ typedef struct scenario {
 } scenario;
 
 static scenario *S;
-static uv_tcp_t server;
-static worker W;
-static worker_impl WI;
-static listener L;
 static char path[] = "/tmp/atto-sendfile-XXXXXX";
 static int file_fd;                /* the test file: byte i is (i * 7 + i / 251) & 0xff */
 #define FILE_SIZE (3u << 20)
@@ -75,18 +72,12 @@ static void t_close(conn *c)
     S->closed++;
     for (int i = 0; i < S->nfds; i++)
         S->fds_open_at_close += fd_is_open(S->fds[i]);
-    uv_close((uv_handle_t *)&server, NULL);
+    lb_stop_listening();
 }
 
 static const conn_proto t_proto = {
     .name = "test", .open = t_open, .read = t_read, .timeout = t_timeout, .close = t_close,
 };
-
-static void on_connection(uv_stream_t *srv, int status)
-{
-    if (status == 0)
-        conn_accept(&W, &L, srv);
-}
 
 static void *client(void *arg)
 {
@@ -120,26 +111,12 @@ static void *client(void *arg)
 static void run(scenario *s)
 {
     S = s;
-    memset(&WI, 0, sizeof WI);
-    uv_loop_init(&WI.loop);
-    W = (worker){.loop = &WI.loop, .impl = &WI};
-    L = (listener){.proto = &t_proto};
-    uv_tcp_init(&WI.loop, &server);
-    struct sockaddr_in a;
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    uv_tcp_bind(&server, (const struct sockaddr *)&a, 0);
-    uv_listen((uv_stream_t *)&server, 8, on_connection);
-    int len = sizeof a;
-    uv_tcp_getsockname(&server, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
-    pthread_t t;
-    pthread_create(&t, NULL, client, s);
+    s->port = lb_listen(&t_proto, 8);
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    uv_run(&WI.loop, UV_RUN_DEFAULT);
+    lb_run(client, s);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     s->cpu_ms = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
-    pthread_join(t, NULL);
     uv_loop_close(&WI.loop);
 }
 

@@ -27,6 +27,7 @@
 #include <uv.h>
 #include "core/conn.c"
 #include "tests/unit/test.h"
+#include "tests/unit/conn_loopback.h"
 
 #define MAXN 64
 
@@ -48,10 +49,6 @@ typedef struct scenario {
 } scenario;
 
 static scenario *S;
-static uv_tcp_t server;
-static worker W;
-static worker_impl WI;
-static listener L;
 
 static uint64_t now_ms(void) { return uv_now(&WI.loop); }
 
@@ -100,18 +97,12 @@ static void t_close(conn *c)
     if (r)
         r->closed++;
     if (++S->closed == S->n)
-        uv_close((uv_handle_t *)&server, NULL);
+        lb_stop_listening();
 }
 
 static const conn_proto t_proto = {
     .name = "test", .open = t_open, .read = t_read, .timeout = t_timeout, .close = t_close,
 };
-
-static void on_connection(uv_stream_t *srv, int status)
-{
-    if (status == 0)
-        conn_accept(&W, &L, srv);
-}
 
 static void *client(void *arg)
 {
@@ -141,22 +132,8 @@ static void *client(void *arg)
 static void run(scenario *s)
 {
     S = s;
-    memset(&WI, 0, sizeof WI);
-    uv_loop_init(&WI.loop);
-    W = (worker){.loop = &WI.loop, .impl = &WI};
-    L = (listener){.proto = &t_proto};
-    uv_tcp_init(&WI.loop, &server);
-    struct sockaddr_in a;
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    uv_tcp_bind(&server, (const struct sockaddr *)&a, 0);
-    uv_listen((uv_stream_t *)&server, MAXN, on_connection);
-    int len = sizeof a;
-    uv_tcp_getsockname(&server, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
-    pthread_t t;
-    pthread_create(&t, NULL, client, s);
-    uv_run(&WI.loop, UV_RUN_DEFAULT);
-    pthread_join(t, NULL);
+    s->port = lb_listen(&t_proto, MAXN);
+    lb_run(client, s);
 }
 
 /* The worker holds nothing for connections once they are all gone, and the
