@@ -10,7 +10,11 @@
  *
  * Build by hand: cc ... tests/unit/test_tls.c core/tls_cert.c core/buf.c core/shmkv.c -lssl -lcrypto
  */
-#include "core/tls.c"   /* to move the ticket key clock; links tls_cert.o and buf.o from the archive */
+/* The engine's three files, to reach statics (the clocks, the key
+ * derivation, the output BIO); tls_cert.o and buf.o come from the archive. */
+#include "core/tls.c"
+#include "core/tls_ctx.c"
+#include "core/tls_keys.c"
 #include "tests/unit/test.h"
 #include <errno.h>
 #include <pthread.h>
@@ -509,6 +513,155 @@ TEST(renegotiation_refused)
     CHECK(told);
     CHECK_INT(sr, TLS_ERR);
     CHECK_STR(err, "sslv3 alert handshake failure");
+}
+
+/* ---- the output BIO ---- */
+
+/* Does `wire` hold whole records only? Returns how many, or -1. */
+static int whole_records(const buf *wire)
+{
+    const unsigned char *b = (const unsigned char *)buf_head(wire);
+    size_t len = buf_size(wire), off = 0;
+    int n = 0;
+    while (off + 5 <= len) {
+        if (b[off] < 20 || b[off] > 24 || b[off + 1] != 3)
+            return -1;
+        off += 5 + ((size_t)b[off + 3] << 8 | b[off + 4]);
+        n++;
+    }
+    return off == len ? n : -1;
+}
+
+/* 1 MiB in writes of uneven sizes, all queued before the client reads any:
+ * every byte arrives once and in order, in whole records, and nothing is
+ * left behind in the stash. */
+TEST(large_write_arrives_in_order)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, 0);
+    size_t size = 1 << 20, sizes[] = {1, 1299, 1301, 16383, 16385, 100000, 7};
+    char *data = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (char)(i * 31 + i / 257);
+    pair p;
+    int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL), wr = TLS_OK;
+    for (size_t off = 0, k = 0; ok && off < size; k++) {
+        size_t n = sizes[k % 7] < size - off ? sizes[k % 7] : size - off;
+        if (tls_conn_write(p.t, data + off, n, &p.wire, &p.err) != TLS_OK)
+            wr = TLS_ERR;
+        off += n;
+    }
+    int records = whole_records(&p.wire);
+    size_t stash = buf_size(&p.t->stash), wire = buf_size(&p.wire);
+    pump(&p);
+    int same = buf_size(&p.cplain) == size && memcmp(buf_head(&p.cplain), data, size) == 0;
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    free(data);
+    CHECK(ok);
+    CHECK_INT(wr, TLS_OK);
+    CHECK(records >= (int)(size / 16384));
+    CHECK(wire > size);
+    CHECK_INT(stash, 0);
+    CHECK(same);
+}
+
+/* Records OpenSSL writes while no call is running (here: the test calls
+ * SSL_write itself) wait in the stash and lead the next call's output, of
+ * whichever call: read, write or shutdown. */
+TEST(output_between_calls_is_kept_in_order)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, 0);
+    pair p;
+    int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL);
+    ok = ok && SSL_write(p.t->ssl, "one,", 4) == 4;
+    size_t stashed = buf_size(&p.t->stash), early = buf_size(&p.wire);
+    ok = ok && tls_conn_write(p.t, "two,", 4, &p.wire, &p.err) == TLS_OK;
+    int records = whole_records(&p.wire);
+    pump(&p);
+    ok = ok && SSL_write(p.t->ssl, "three,", 6) == 6;
+    ok = ok && tls_conn_read(p.t, &p.plain, &p.wire, &p.err) == TLS_OK;
+    pump(&p);
+    ok = ok && SSL_write(p.t->ssl, "four", 4) == 4;
+    tls_conn_shutdown(p.t, &p.wire);
+    pump(&p);
+    int got = buf_size(&p.cplain) == 18 && memcmp(buf_head(&p.cplain), "one,two,three,four", 18) == 0;
+    int closed = p.cl_closed, left = buf_size(&p.t->stash) == 0;
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    CHECK(ok);
+    CHECK(stashed > 0);
+    CHECK_INT(early, 0);
+    CHECK_INT(records, 2);
+    CHECK(got);
+    CHECK(closed);
+    CHECK(left);
+}
+
+/* A record corrupted in flight after the handshake: the server fails with
+ * a reason and its fatal alert reaches cipher_out, then the client. */
+static int corrupted_record(int maxv, char *err, size_t n)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, maxv);
+    pair p;
+    char tmp[256];
+    int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL) && SSL_write(p.cl, "hello", 5) == 5;
+    int len = BIO_read(p.cout_, tmp, sizeof tmp);
+    ok = ok && len > 10;
+    tmp[len > 0 ? len - 1 : 0] ^= 1;   /* the last byte of the tag */
+    tls_conn_feed(p.t, tmp, len > 0 ? (size_t)len : 0);
+    int r = tls_conn_read(p.t, &p.plain, &p.wire, &p.err);
+    snprintf(err, n, "%s", p.err ? p.err : "");
+    int alert = whole_records(&p.wire) == 1 && buf_head(&p.wire)[0] == (maxv ? 0x15 : 0x17);
+    BIO_write(p.cin, buf_head(&p.wire), (int)buf_size(&p.wire));
+    buf_reset(&p.wire);
+    unsigned long e = 0;
+    size_t got;
+    ok = ok && SSL_read_ex(p.cl, tmp, sizeof tmp, &got) != 1 &&
+         SSL_get_error(p.cl, 0) == SSL_ERROR_SSL && (e = ERR_get_error()) != 0;
+    ERR_clear_error();
+    ok = ok && r == TLS_ERR && alert && buf_size(&p.plain) == 0 &&
+         ERR_GET_REASON(e) == SSL_R_SSLV3_ALERT_BAD_RECORD_MAC;
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    return ok;
+}
+
+TEST(alert_on_failure_reaches_cipher_out)
+{
+    char e12[128], e13[128];
+    int ok12 = corrupted_record(TLS1_2_VERSION, e12, sizeof e12);
+    int ok13 = corrupted_record(0, e13, sizeof e13);
+    CHECK(ok12);
+    CHECK(ok13);
+    printf("# corrupted record reasons: \"%s\" / \"%s\"\n", e12, e13);
+    CHECK(*e12 && *e13);
+}
+
+/* What OpenSSL may ask of a write BIO: a flush succeeds, nothing pends,
+ * reading is not supported. */
+TEST(output_bio_controls)
+{
+    tls_ctx *ctx = ctx_default();
+    tls_conn *t = tls_conn_new(ctx, 0);
+    BIO *w = t ? SSL_get_wbio(t->ssl) : NULL;
+    char c;
+    int ok = w && BIO_method_type(w) == BIO_method_type(SSL_get_wbio(t->ssl)) &&
+             (BIO_method_type(w) & BIO_TYPE_SOURCE_SINK) && BIO_flush(w) == 1 &&
+             BIO_pending(w) == 0 && BIO_wpending(w) == 0 && BIO_read(w, &c, 1) <= 0;
+    ERR_clear_error();
+    tls_conn *t2 = tls_conn_new(ctx, 0);   /* a second one shares the method */
+    int same = t2 && BIO_method_type(SSL_get_wbio(t2->ssl)) == BIO_method_type(w);
+    tls_conn_free(t);
+    tls_conn_free(t2);
+    tls_ctx_free(ctx);
+    CHECK(ok);
+    CHECK(same);
 }
 
 /* ---- ALPN ---- */
@@ -1356,6 +1509,10 @@ int main(void)
     RUN(close_notify_both_ways);
     RUN(key_update_answered);
     RUN(renegotiation_refused);
+    RUN(large_write_arrives_in_order);
+    RUN(output_between_calls_is_kept_in_order);
+    RUN(alert_on_failure_reaches_cipher_out);
+    RUN(output_bio_controls);
     RUN(alpn_selection);
     RUN(sni_selects_certificate);
     RUN(rsa_and_ecdsa_certificates);
