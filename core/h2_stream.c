@@ -624,4 +624,4 @@ static size_t drv_pending(http_req *r)
     return s->h ? h2_unsent(s) : 0;
 }
 
-const http_driver h2_driver = {drv_start, drv_body, drv_pending};
+const http_driver h2_driver = {drv_start, drv_body, drv_pending, NULL};   /* HPACK, not lines */

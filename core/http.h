@@ -36,6 +36,12 @@ typedef struct http_driver {
     int    (*body)(http_req *r, const void *p, size_t n, int fin);
     /* Bytes of this response queued but not yet sent (back-pressure). */
     size_t (*pending)(http_req *r);
+    /* Optional (NULL where the wire form differs, as on HTTP/2): start()
+     * with the headers already formatted as HTTP/1.1 lines, "Name: value\r\n"
+     * each, in the case they go out in. Lets a caller that answers the
+     * same headers again and again (a cached static file) format them once. */
+    void   (*start_lines)(http_req *r, int status, const char *lines, size_t len,
+                          int64_t content_length);
 } http_driver;
 
 struct http_req {

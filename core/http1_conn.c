@@ -184,9 +184,12 @@ static char *put_u64(char *q, uint64_t v)
     return q;
 }
 
-static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int64_t clen)
+/* The response head is built straight into head_out, which leaves with the
+ * first body bytes: the status line, Server and Date first (room reserved
+ * for `lines` more bytes of header lines), then the caller's lines, then
+ * the framing and connection headers. */
+static char *h1_head_open(h1c *h, http_req *r, int status, size_t lines, char **start)
 {
-    h1c *h = r->drv_data;
     r->status = status;
     r->started = 1;
     h->resp_nobody = r->head || status == 204 || status == 304 || status < 200;
@@ -195,13 +198,10 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
         h->keep_alive = 0;
     const char *reason = http_reason(status), *date = http_date_now();
     size_t rlen = strlen(reason), dlen = strlen(date);
-    size_t need = 64 + rlen + dlen + 96;
-    for (size_t i = 0; i < n; i++)
-        need += hd[i].name_len + hd[i].value_len + 4;
-    /* built straight into head_out, which leaves with the first body bytes */
+    size_t need = 64 + rlen + dlen + 96 + lines;
     if (need <= BUF_POOL_BLOCK)
         buf_pool_take(&h->head_out);
-    char *p = buf_tail(&h->head_out, need), *q = p;
+    char *q = *start = buf_tail(&h->head_out, need);
     PUT_LIT(q, "HTTP/1.1 ");
     *q++ = (char)('0' + status / 100 % 10);
     *q++ = (char)('0' + status / 10 % 10);
@@ -213,18 +213,11 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
     memcpy(q, date, dlen);
     q += dlen;
     PUT_LIT(q, "\r\n");
-    for (size_t i = 0; i < n; i++) {
-        /* HTTP/1.1 readers expect Content-Type, not content-type */
-        for (size_t k = 0; k < hd[i].name_len; k++) {
-            char ch = hd[i].name[k];
-            int up = k == 0 || hd[i].name[k - 1] == '-';
-            q[k] = up && ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
-        }
-        q += hd[i].name_len;
-        *q++ = ':'; *q++ = ' ';
-        memcpy(q, hd[i].value, hd[i].value_len); q += hd[i].value_len;
-        *q++ = '\r'; *q++ = '\n';
-    }
+    return q;
+}
+
+static void h1_head_close(h1c *h, http_req *r, int status, int64_t clen, char *start, char *q)
+{
     if (status >= 200 && status != 204 && status != 304) {
         if (clen >= 0) {
             PUT_LIT(q, "Content-Length: ");
@@ -243,7 +236,37 @@ static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int
     else if (h->head->minor == 0)
         PUT_LIT(q, "Connection: keep-alive\r\n");
     PUT_LIT(q, "\r\n");
-    buf_commit(&h->head_out, (size_t)(q - p));
+    buf_commit(&h->head_out, (size_t)(q - start));
+}
+
+static void drv_start(http_req *r, int status, const http_hdr *hd, size_t n, int64_t clen)
+{
+    h1c *h = r->drv_data;
+    size_t lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += hd[i].name_len + hd[i].value_len + 4;
+    char *start, *q = h1_head_open(h, r, status, lines, &start);
+    for (size_t i = 0; i < n; i++) {
+        /* HTTP/1.1 readers expect Content-Type, not content-type */
+        for (size_t k = 0; k < hd[i].name_len; k++) {
+            char ch = hd[i].name[k];
+            int up = k == 0 || hd[i].name[k - 1] == '-';
+            q[k] = up && ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+        }
+        q += hd[i].name_len;
+        *q++ = ':'; *q++ = ' ';
+        memcpy(q, hd[i].value, hd[i].value_len); q += hd[i].value_len;
+        *q++ = '\r'; *q++ = '\n';
+    }
+    h1_head_close(h, r, status, clen, start, q);
+}
+
+static void drv_start_lines(http_req *r, int status, const char *lines, size_t len, int64_t clen)
+{
+    h1c *h = r->drv_data;
+    char *start, *q = h1_head_open(h, r, status, len, &start);
+    memcpy(q, lines, len);
+    h1_head_close(h, r, status, clen, start, q + len);
 }
 
 static void h1_finish(h1c *h);
@@ -290,7 +313,7 @@ static size_t drv_pending(http_req *r)
     return conn_queued(h->c);
 }
 
-static const http_driver h1_driver = { drv_start, drv_body, drv_pending };
+static const http_driver h1_driver = { drv_start, drv_body, drv_pending, drv_start_lines };
 
 int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len)
 {

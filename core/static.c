@@ -16,6 +16,10 @@
  * (4) The answer: preconditions (412, 304) in RFC 9110 §13.2.2 order, then
  * Range (206, multipart/byteranges, 416) subject to If-Range, then the body.
  *
+ * A whole file asked without Range or If-* headers skips (4): its 200
+ * headers are kept formatted as HTTP/1.1 lines with its validators, and a
+ * driver that takes lines (http_driver.start_lines) copies them as they are.
+ *
  * Bodies from the cache are sent at once. Bodies from a file are streamed in
  * 64 KiB pieces: while the connection holds more than HIGH_WATER unsent
  * bytes the stream waits for r->on_writable; it owns the request meanwhile
@@ -63,6 +67,8 @@ typedef struct smeta {
     size_t      lastmod_len;
     const char *mime;
     size_t      mime_len;
+    char        lines[320];      /* the 200's headers as HTTP/1.1 lines; */
+    size_t      lines_len;       /* 0 when they did not fit */
 } smeta;
 
 static _Thread_local char chunk[CHUNK];
@@ -87,6 +93,10 @@ static void meta_fill(smeta *m, const struct stat *st, const char *path)
     m->lastmod_len = strlen(m->lastmod);
     m->mime = static_mime(path);
     m->mime_len = strlen(m->mime);
+    int k = snprintf(m->lines, sizeof m->lines,
+                     "Content-Type: %s\r\nEtag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
+                     m->mime, m->etag, m->lastmod);
+    m->lines_len = k > 0 && (size_t)k < sizeof m->lines ? (size_t)k : 0;
 }
 
 static int meta_changed(const smeta *m, const struct stat *st)
@@ -637,13 +647,44 @@ static void stream_setup(sstream *s, http_req *r, const smeta *m, const static_r
         make_boundary(s->boundary, sizeof s->boundary, r);
 }
 
+/* Whether the request has a Range or an If-* header; without them no
+ * precondition or range logic needs to run. Names arrive in lower case. */
+static int has_conditions(const http_req *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *n = r->headers[i].name;
+        size_t len = r->headers[i].name_len;
+        if (len >= 5 && ((n[0] == 'i' && n[1] == 'f' && n[2] == '-') ||
+                         (len == 5 && memcmp(n, "range", 5) == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/* The common case: the whole of a cached file, headers formatted once per
+ * file, where the driver takes them so (HTTP/1.1). 0: not this case. */
+static int respond_cached_whole(http_req *r, const smeta *m, const char *mem)
+{
+    if (!r->drv->start_lines || !m->lines_len)
+        return 0;
+    r->drv->start_lines(r, 200, m->lines, m->lines_len, (int64_t)m->size);
+    r->drv->body(r, mem, r->head ? 0 : (size_t)m->size, 1);
+    return 1;
+}
+
+static int respond_body(http_req *r, sstream *s, uint64_t len);
+
 /* Answer from a cached copy (mem) or an open file (fd, consumed). */
 static int respond(http_req *r, const smeta *m, int fd, const char *mem)
 {
     static_range rg[STATIC_MAX_RANGES];
-    int nrg = 0, pre = precondition(r, m);
+    int nrg = 0, pre = 0, cond = has_conditions(r);
+    if (!cond && mem && respond_cached_whole(r, m, mem))
+        return 1;
     const char *why;
-    const http_hdr *range = method_is(r, "GET") ? http_find(r, "range") : NULL;
+    const http_hdr *range = cond && method_is(r, "GET") ? http_find(r, "range") : NULL;
+    if (cond)
+        pre = precondition(r, m);
     if (!pre && range && if_range_holds(r, m)) {
         nrg = static_parse_range(range->value, range->value_len, m->size, rg, &why);
         pre = nrg < 0 ? 416 : 0;
@@ -662,6 +703,11 @@ static int respond(http_req *r, const smeta *m, int fd, const char *mem)
     s->mem = mem;
     stream_setup(s, r, m, rg, nrg);
 
+    uint64_t len = body_length(s);
+    if (nrg == 0 && r->drv->start_lines && m->lines_len) {
+        r->drv->start_lines(r, 200, m->lines, m->lines_len, (int64_t)len);
+        return respond_body(r, s, len);
+    }
     char ctype[200], crange[80];
     http_hdr hd[5];
     size_t n = 0;
@@ -679,14 +725,21 @@ static int respond(http_req *r, const smeta *m, int fd, const char *mem)
                          rg[0].first, rg[0].last, m->size);
         hd[n++] = (http_hdr){"content-range", 13, crange, (size_t)k};
     }
-    uint64_t len = body_length(s);
     r->drv->start(r, nrg > 0 ? 206 : 200, hd, n, (int64_t)len);
+    return respond_body(r, s, len);
+}
+
+/* The head has gone out: now the body, from memory, by sendfile or by
+ * the stream (s is freed or owned by then). */
+static int respond_body(http_req *r, sstream *s, uint64_t len)
+{
+    const char *mem = s->mem;
     if (r->head || len == 0) {
         stream_free(s);
         r->drv->body(r, "", 0, 1);
     } else if (mem && !s->multipart) {                /* one slice of the cached copy */
         r->drv->body(r, mem + s->rg[0].first, (size_t)len, 1);
-    } else if (!mem && !s->multipart && http1_send_file(r, fd, s->rg[0].first, len) == 0) {
+    } else if (!mem && !s->multipart && http1_send_file(r, s->fd, s->rg[0].first, len) == 0) {
         s->fd = -1;                   /* the connection has it now */
         stream_free(s);
     } else {

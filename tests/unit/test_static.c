@@ -229,6 +229,7 @@ typedef struct fake {
     char   *out;
     size_t  len, cap, pending;
     int     abort_at;                /* body call that finds the client gone (0: never) */
+    int     lines_calls, lines_ok;   /* start_lines() calls; the last ended in CRLF */
 } fake;
 
 static fake F;
@@ -270,7 +271,38 @@ static int f_body(http_req *r, const void *p, size_t n, int fin)
 
 static size_t f_pending(http_req *r) { return F.pending; }
 
-static const http_driver fake_drv = {f_start, f_body, f_pending};
+static const http_driver fake_drv = {f_start, f_body, f_pending, NULL};
+
+/* The same, for a driver that takes pre-formatted lines (like HTTP/1.1):
+ * they are split back into "name: value\n" with lower-case names, so a
+ * test can compare them with what start() was given. */
+static void f_start_lines(http_req *r, int status, const char *lines, size_t len, int64_t clen)
+{
+    F.status = status;
+    F.started = 1;
+    F.clen = clen;
+    F.lines_calls++;
+    r->started = 1;
+    r->status = status;
+    F.hdr[0] = 0;
+    size_t o = 0;
+    int in_name = 1;
+    for (size_t i = 0; i + 1 < len && o + 2 < sizeof F.hdr; i++) {
+        if (lines[i] == '\r' && lines[i + 1] == '\n') {
+            F.hdr[o++] = '\n';
+            in_name = 1;
+            i++;
+            continue;
+        }
+        char ch = lines[i];
+        in_name &= ch != ':';
+        F.hdr[o++] = in_name && ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+    }
+    F.hdr[o] = 0;
+    F.lines_ok = len >= 2 && lines[len - 2] == '\r' && lines[len - 1] == '\n';
+}
+
+static const http_driver lines_drv = {f_start, f_body, f_pending, f_start_lines};
 static http_hdr req_hdrs[8];
 static char dir[] = "/tmp/atto-static-XXXXXX";
 
@@ -383,6 +415,51 @@ TEST(serve_small_file_and_validators)
     r = make_req("POST", "if-none-match", "*");
     static_serve(&r, file("a.txt"));
     CHECK_INT(F.status, 412);
+}
+
+/* A driver that takes pre-formatted lines gets, for a plain GET or HEAD,
+ * the very headers start() would get; anything conditional goes the
+ * general way. */
+TEST(serve_preformatted_lines_match_the_general_headers)
+{
+    write_file("l.txt", "hello world!\n", 13);
+    http_req r = make_req("GET", NULL, NULL);
+    CHECK_INT(static_serve(&r, file("l.txt")), 1);
+    char general[2048];
+    snprintf(general, sizeof general, "%s", F.hdr);
+    for (int round = 0; round < 2; round++) {        /* from disk, then from the cache */
+        r = make_req("GET", NULL, NULL);
+        r.drv = &lines_drv;
+        F.lines_calls = 0;
+        CHECK_INT(static_serve(&r, file("l.txt")), 1);
+        CHECK_INT(F.lines_calls, 1);
+        CHECK(F.lines_ok);
+        CHECK_INT(F.status, 200);
+        CHECK_INT(F.clen, 13);
+        CHECK_STR(F.hdr, general);
+        CHECK_MEM(F.out, F.len, "hello world!\n", 13);
+        CHECK(F.fin);
+    }
+    r = make_req("HEAD", NULL, NULL);
+    r.drv = &lines_drv;
+    CHECK_INT(static_serve(&r, file("l.txt")), 1);
+    CHECK_INT(F.clen, 13);
+    CHECK_INT(F.len, 0);
+    CHECK(F.fin);
+    char etag[64];
+    snprintf(etag, sizeof etag, "%s", hdr_of("etag"));
+    r = make_req("GET", "if-none-match", etag);
+    r.drv = &lines_drv;
+    F.lines_calls = 0;
+    static_serve(&r, file("l.txt"));
+    CHECK_INT(F.status, 304);
+    CHECK_INT(F.lines_calls, 0);
+    r = make_req("GET", "range", "bytes=0-4");
+    r.drv = &lines_drv;
+    static_serve(&r, file("l.txt"));
+    CHECK_INT(F.status, 206);
+    CHECK_INT(F.lines_calls, 0);
+    CHECK_MEM(F.out, F.len, "hello", 5);
 }
 
 TEST(serve_ranges_head_and_if_range)
@@ -641,6 +718,7 @@ int main(void)
         return 1;
     }
     RUN(serve_small_file_and_validators);
+    RUN(serve_preformatted_lines_match_the_general_headers);
     RUN(serve_ranges_head_and_if_range);
     RUN(serve_not_found_dirs_and_empty);
     RUN(cache_revalidates_after_a_second);
