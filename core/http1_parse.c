@@ -50,6 +50,19 @@ static const unsigned char h1_cls[256] = {
      2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* f0 */
 };
 
+/* A tchar lower-cased, or 0 for any other byte: header names in one lookup. */
+static const unsigned char h1_lname[256] = {
+      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 00 */
+      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
+      0, 33,  0, 35, 36, 37, 38, 39,  0,  0, 42, 43,  0, 45, 46,  0,  /* 20 */
+     48, 49, 50, 51, 52, 53, 54, 55, 56, 57,  0,  0,  0,  0,  0,  0,  /* 30 */
+      0, 97, 98, 99,100,101,102,103,104,105,106,107,108,109,110,111,  /* 40 */
+    112,113,114,115,116,117,118,119,120,121,122,  0,  0,  0, 94, 95,  /* 50 */
+     96, 97, 98, 99,100,101,102,103,104,105,106,107,108,109,110,111,  /* 60 */
+    112,113,114,115,116,117,118,119,120,121,122,  0,124,  0,126,  0,  /* 70 */
+    /* 0x80-0xff: 0 */
+};
+
 #define H1_IS(c, k)        (h1_cls[(unsigned char)(c)] & (k))
 #define H1_MAX_EMPTY_LINES 8        /* CRLFs tolerated before the request line */
 #define H1_SIZE_LINE_MAX   4096     /* chunk-size line with extensions */
@@ -248,6 +261,11 @@ static int h1__version(h1_scan *s)
 {
     static const char want[] = "HTTP/1.1\r\n";
     const char *v = s->d + s->pos;
+    if (s->end - s->pos >= 10 && memcmp(v, want, 10) == 0) {   /* the usual case */
+        s->h->minor = 1;
+        s->pos += 10;
+        return 1;
+    }
     for (size_t i = 0; i < 10; i++) {
         if (s->pos + i == s->end)
             return h1__more(s);
@@ -324,9 +342,8 @@ static int h1__header_line(h1_scan *s)
     if (s->h->nheaders == s->max_headers)
         return h1__fail(s->err, 431, "too many headers");
     size_t p = n;
-    for (; p < end && H1_IS(d[p], C_TCHAR); p++)
-        if ((unsigned)((unsigned char)d[p] - 'A') < 26u)
-            d[p] += 32;
+    for (unsigned char l; p < end && (l = h1_lname[(unsigned char)d[p]]) != 0; p++)
+        d[p] = (char)l;
     if (p == end)
         return h1__more(s);
     if (d[p] != ':') {
