@@ -269,7 +269,8 @@ static void drv_start_lines(http_req *r, int status, const char *lines, size_t l
     h1_head_close(h, r, status, clen, start, q + len);
 }
 
-static void h1_finish(h1c *h);
+static int h1_finish(h1c *h);
+static void h1_release_idle(h1c *h);
 
 static int drv_body(http_req *r, const void *p, size_t n, int fin)
 {
@@ -302,7 +303,8 @@ static int drv_body(http_req *r, const void *p, size_t n, int fin)
     if (fin) {
         r->finished = 1;
         accesslog_request(r, h->resp_bytes);
-        h1_finish(h);
+        if (!h1_finish(h))
+            h1_release_idle(h);   /* finished from a timer: give the state back now */
     }
     return 0;
 }
@@ -329,7 +331,8 @@ int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len)
     h->in_drv = 0;
     r->finished = 1;
     accesslog_request(r, h->resp_bytes);
-    h1_finish(h);
+    if (!h1_finish(h))
+        h1_release_idle(h);
     return 0;
 }
 
@@ -496,15 +499,16 @@ dispatch:
     return h->state == S_HEAD;
 }
 
-/* The response is complete: get ready for the next request. */
-static void h1_finish(h1c *h)
+/* The response is complete: get ready for the next request. Returns 1
+ * when h is gone (a pipelined request handed the connection to HTTP/2). */
+static int h1_finish(h1c *h)
 {
     conn *c = h->c;
     h->served++;
     if (!h->keep_alive || c->w->draining) {
         h->state = S_DONE;
         conn_close(c);
-        return;
+        return 0;
     }
     buf_consume(&h->in, h->consume);
     h->consume = 0;
@@ -538,13 +542,12 @@ static void h1_finish(h1c *h)
         if (h->eof) {
             h->state = S_DONE;
             conn_close(c);
-            return;
+            return 0;
         }
         conn_timer(c, c->w->cfg->limits.keepalive_ms);
         h->idle_queued = conn_queued(c);
     }
-    if (!h->in_process)
-        h1_process(h);
+    return h->in_process ? 0 : h1_process(h);
 }
 
 static void h1_free(h1c *h)

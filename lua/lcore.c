@@ -124,6 +124,8 @@ static void send_500(lstate *s, lhandle *h, const char *msg, const char *tb)
     http_req *r = h->r;
     if (!r)
         return;
+    r->app_data = NULL;   /* cut the handle first: r may be gone after the last body */
+    h->r = NULL;
     if (r->started) {   /* too late for a status: cut the stream short */
         r->drv->body(r, "", 0, 1);
         return;
@@ -219,8 +221,11 @@ static void task_resume(ltask *t, int nargs)
         http_req *r = h->r;
         if (!r->started)
             r->drv->start(r, 204, NULL, 0, 0);
-        if (!r->finished && h->r)
+        if (!r->finished && h->r) {
+            r->app_data = NULL;
+            h->r = NULL;
             r->drv->body(r, "", 0, 1);
+        }
     }
     if (h && h->r) {        /* finished above: cut the handle */
         h->r->app_data = NULL;

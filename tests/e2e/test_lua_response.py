@@ -43,6 +43,9 @@ site:get("/ck_ok", function(req, res)
 end)
 site:get("/ck_crlf", function(req, res) res:cookie("a", "x\ny"); res:text("no") end)
 site:get("/hdr_crlf", function(req, res) res:header("x-a", "x\r\n"); res:text("no") end)
+site:get("/late", function(req, res) atto.sleep(0.01); res:text("late " .. req.query.n) end)
+site:get("/late_end", function(req, res) atto.sleep(0.01) end)
+site:get("/late_err", function(req, res) atto.sleep(0.01); error("after sleep") end)
 site:get("/count", function(req, res)
   local s = req.session
   s.n = (s.n or 0) + 1
@@ -134,6 +137,41 @@ def test_cookie_encoding():
     cookies = re.findall(rb"(?im)^set-cookie: (.*)\r$", out)
     assert cookies == [b"a=ok-_.~; Max-Age=5; Path=/; Domain=d; HttpOnly; SameSite=None; Secure",
                        b"b=%C3%A9%26%3D%20; Path=/"], cookies
+
+
+def test_answers_after_a_sleep_on_one_connection():
+    """A response finished from a timer (the handler slept) frees the
+    connection's HTTP/1.1 state at once; the connection must go on serving,
+    in order, whether the next request comes later or was pipelined."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", atto.http), timeout=5)
+    f = s.makefile("rb")
+
+    def read_one():
+        status = f.readline()
+        length = 0
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v)
+        return status.split()[1], f.read(length)
+
+    try:
+        for n in range(3):          # one at a time, each finished by a timer
+            s.sendall(b"GET /late?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % n)
+            assert read_one() == (b"200", b"late %d" % n)
+        s.sendall(b"GET /late?n=a HTTP/1.1\r\nHost: x\r\n\r\nGET /late_end HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /late_err HTTP/1.1\r\nHost: x\r\n\r\nGET /num HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /late?n=b HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = [read_one() for _ in range(5)]
+        assert [g[0] for g in got] == [b"200", b"204", b"500", b"200", b"200"], got
+        assert (got[0][1], got[3][1], got[4][1]) == (b"late a", b"123", b"late b"), got
+    finally:
+        s.close()
+    assert "after sleep" in atto.output()
 
 
 def test_session_cookie():
