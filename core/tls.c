@@ -273,6 +273,20 @@ static uint64_t tls_now_ms_real(void)
 }
 static uint64_t (*tls_now_ms)(void) = tls_now_ms_real;   /* tests fake it */
 
+/* Room in t->out for the records of len bytes (header, nonce, tag and
+ * content type: under TLS_RECORD_OVERHEAD each), so that a large write
+ * grows the buf once instead of doubling it record by record, copying it
+ * all again each time. */
+#define TLS_RECORD_OVERHEAD 32
+static void tls_out_reserve(tls_conn *t, size_t len)
+{
+    size_t small = 0;
+    if (t->burst < TLS_SMALL_BURST)
+        small = len < TLS_SMALL_BURST - t->burst ? len : TLS_SMALL_BURST - t->burst;
+    size_t records = small / TLS_SMALL_RECORD + (len - small) / 16384 + 2;
+    buf_reserve(t->out, len + records * TLS_RECORD_OVERHEAD);
+}
+
 /* SSL_write all of data into t->out; with our BIOs a write never
  * half-succeeds. */
 static int tls_encrypt(tls_conn *t, const void *data, size_t len, const char **err)
@@ -282,6 +296,7 @@ static int tls_encrypt(tls_conn *t, const void *data, size_t len, const char **e
     if (now - t->last_write_ms >= TLS_IDLE_MS)
         t->burst = 0;
     t->last_write_ms = now;
+    tls_out_reserve(t, len);
     while (len > 0) {
         size_t w = 0, n = len;
         if (t->burst < TLS_SMALL_BURST && n > TLS_SMALL_RECORD)

@@ -567,6 +567,50 @@ TEST(large_write_arrives_in_order)
     CHECK(same);
 }
 
+/* tls_out_reserve's two assumptions hold — how many records a burst makes
+ * (small ones, then full ones) and what each adds (TLS 1.2: an explicit
+ * nonce; 1.3: a content type byte) — so a big write fits the room reserved
+ * for it and grows cipher_out only once. */
+static int within_reserve(int maxv, size_t size)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, maxv);
+    char *data = calloc(1, size);
+    pair p;
+    int ok = handshake(&p, ctx, cc, 1, NULL, NULL, NULL);
+    p.t->burst = 0;
+    p.t->out = &p.wire;
+    buf_reset(&p.wire);
+    tls_out_reserve(p.t, size);
+    size_t room = p.wire.cap;
+    p.t->out = NULL;
+    p.t->last_write_ms = tls_now_ms();
+    char *before = p.wire.data;
+    ok = ok && tls_conn_write(p.t, data, size, &p.wire, &p.err) == TLS_OK;
+    int records = whole_records(&p.wire);
+    size_t small = size < TLS_SMALL_BURST ? size : TLS_SMALL_BURST;
+    ok = ok && p.wire.data == before && p.wire.cap == room && records > 0 &&
+         (size_t)records <= small / TLS_SMALL_RECORD + (size - small) / 16384 + 2 &&
+         buf_size(&p.wire) - size <= (size_t)records * TLS_RECORD_OVERHEAD;
+    pump(&p);
+    ok = ok && buf_size(&p.cplain) == size;
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+    free(data);
+    return ok;
+}
+
+TEST(big_write_grows_cipher_out_once)
+{
+    int ok12 = within_reserve(TLS1_2_VERSION, 100 * 1024), ok13 = within_reserve(0, 100 * 1024);
+    int ok12b = within_reserve(TLS1_2_VERSION, 3 << 20), ok13b = within_reserve(0, 3 << 20);
+    CHECK(ok12);
+    CHECK(ok13);
+    CHECK(ok12b);
+    CHECK(ok13b);
+}
+
 /* Records OpenSSL writes while no call is running (here: the test calls
  * SSL_write itself) wait in the stash and lead the next call's output, of
  * whichever call: read, write or shutdown. */
@@ -1510,6 +1554,7 @@ int main(void)
     RUN(key_update_answered);
     RUN(renegotiation_refused);
     RUN(large_write_arrives_in_order);
+    RUN(big_write_grows_cipher_out_once);
     RUN(output_between_calls_is_kept_in_order);
     RUN(alert_on_failure_reaches_cipher_out);
     RUN(output_bio_controls);
