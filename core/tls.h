@@ -1,10 +1,11 @@
 /*
- * tls.h — atto's TLS layer: OpenSSL 3 driven entirely through memory BIOs.
+ * tls.h — atto's TLS layer: OpenSSL 3 driven through BIOs in memory.
  *
  * No sockets and no libuv here: conn.c feeds ciphertext in with
- * tls_conn_feed(), pulls plaintext out with tls_conn_read(), pushes plaintext
- * in with tls_conn_write(), and ships whatever ciphertext the engine produced
- * (appended to a caller's buf). The same engine serves HTTPS (with ALPN
+ * tls_conn_feed() (a memory BIO), pulls plaintext out with tls_conn_read(),
+ * pushes plaintext in with tls_conn_write(), and ships whatever ciphertext
+ * the engine produced: OpenSSL's records are appended straight to the
+ * caller's buf by atto's own write BIO (core/tls.c), one copy each. The same engine serves HTTPS (with ALPN
  * h2/http/1.1), implicit-TLS mail ports and STARTTLS upgrades.
  *
  * One tls_ctx per server, made by the master before it forks the worker
