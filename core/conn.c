@@ -15,7 +15,11 @@
  * Timers: conn_timer() puts the connection's deadline into a per-worker
  * binary min-heap driven by one uv_timer, so an idle connection holds no
  * timer handle of its own (a keep-alive re-arm goes in at the bottom of the
- * heap, since its deadline is the latest: O(1)).
+ * heap, since its deadline is the latest: O(1)). The same uv_timer runs the
+ * TLS sweep: while TLS connections are busy, once a second every one of
+ * them is asked to give back OpenSSL's buffers if it has been quiet for a
+ * second (tls_conn_trim), so they are kept between requests but not held
+ * by idle connections.
  *
  * Files (conn_sendfile) queue behind `out` as a list of ranges, each with
  * the bytes written after it. When `out` is empty the first range moves on:
@@ -30,6 +34,7 @@
  */
 #include "core/conn.h"
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,8 @@
 #include "core/tls.h"
 
 #define FILE_PIECE    16384               /* the copy made when the socket is full */
+#define TLS_TRIM_MS   1000                /* quiet this long: TLS buffers go back */
+#define TLS_TRIM_RETURN 32                /* that many at once (~1 MiB): pages to the kernel */
 #define FILE_READ_MAX (8 * FILE_PIECE)    /* read per flush when not by sendfile */
 
 /* A queued file range and what was written behind it (see conn_sendfile). */
@@ -126,6 +133,15 @@ static void wreq_put(worker_impl *wi, conn_impl *ci, conn_wreq *r)
     r->next_free = wi->wreq_free;
     wi->wreq_free = r;
     wi->wreq_nfree++;
+}
+
+static void tls_sweep_arm(worker_impl *wi);
+
+/* Encrypt into `out`; the connection now holds TLS buffers for a while. */
+static int conn_tls_write(conn_impl *ci, const void *data, size_t len, const char **err)
+{
+    tls_sweep_arm(WIMPL(ci->pub.w));
+    return tls_conn_write(ci->tls, data, len, &ci->out, err);
 }
 
 static conn_file *files_first(const conn_impl *ci) { return ci->files ? ci->files->next : NULL; }
@@ -255,7 +271,7 @@ static int file_read(conn_impl *ci, conn_file *f, size_t max)
         const char *err = NULL;
         if (!ci->tls)
             buf_commit(&ci->out, (size_t)n);
-        else if (tls_conn_write(ci->tls, scratch, (size_t)n, &ci->out, &err) < 0) {
+        else if (conn_tls_write(ci, scratch, (size_t)n, &err) < 0) {
             conn_finish_close(ci);
             return -1;
         }
@@ -310,7 +326,7 @@ static int file_pop(conn_impl *ci)
     if (buf_size(&f->after)) {
         const char *err = NULL;
         if (ci->tls)
-            rc = tls_conn_write(ci->tls, buf_head(&f->after), buf_size(&f->after), &ci->out, &err);
+            rc = conn_tls_write(ci, buf_head(&f->after), buf_size(&f->after), &err);
         else
             buf_append(&ci->out, buf_head(&f->after), buf_size(&f->after));
     }
@@ -407,7 +423,7 @@ static int conn_append(conn_impl *ci, const void *data, size_t len)
         buf_pool_take(&ci->out);
     if (ci->tls) {   /* mid-handshake (STARTTLS): the engine holds it until done */
         const char *err = NULL;
-        return tls_conn_write(ci->tls, data, len, &ci->out, &err) < 0 ? -1 : 0;
+        return conn_tls_write(ci, data, len, &err) < 0 ? -1 : 0;
     }
     buf_append(&ci->out, data, len);
     return 0;
@@ -596,7 +612,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
     worker_impl *wi = h->data;
     wi->conn_timer_init = TIMER_NONE;
-    if (wi->theap_n) {          /* a connection came while it closed */
+    if (wi->theap_n || wi->tls_sweep_due) {   /* a connection came while it closed */
         timer_open(wi);
         timer_aim(wi);
     }
@@ -615,6 +631,7 @@ static void worker_conns_gone(worker_impl *wi)
         free(r);
     }
     wi->wreq_nfree = 0;
+    wi->tls_sweep_due = 0;
     if (wi->conn_timer_init == TIMER_OPEN) {
         wi->conn_timer_init = TIMER_CLOSING;
         uv_close((uv_handle_t *)&wi->conn_timer, on_timer_closed);
@@ -627,17 +644,50 @@ static void timer_aim(worker_impl *wi)
 {
     if (wi->conn_timer_init != TIMER_OPEN)
         return;                 /* on_timer_closed aims it again */
-    if (!wi->theap_n) {
+    if (!wi->theap_n && !wi->tls_sweep_due) {
         if (wi->conn_timer_due)
             uv_timer_stop(&wi->conn_timer);
         wi->conn_timer_due = 0;
         return;
     }
-    uint64_t due = wi->theap[0].due, now = uv_now(&wi->loop);
+    uint64_t due = wi->theap_n ? wi->theap[0].due : UINT64_MAX, now = uv_now(&wi->loop);
+    if (wi->tls_sweep_due && wi->tls_sweep_due < due)
+        due = wi->tls_sweep_due;
     if (wi->conn_timer_due && wi->conn_timer_due <= due)
         return;
     wi->conn_timer_due = due;
     uv_timer_start(&wi->conn_timer, on_deadlines, due > now ? due - now : 0, 0);
+}
+
+/* Every TLS connection quiet for TLS_TRIM_MS gives its buffers back; the
+ * sweep goes on each second while some still hold theirs. */
+static void tls_sweep(worker_impl *wi, uint64_t now)
+{
+    int held = 0, freed = 0;
+    for (conn_impl *ci = wi->conns; ci; ci = ci->next) {
+        if (!ci->tls || ci->closed)
+            continue;
+        int had = tls_conn_holds(ci->tls), holds = tls_conn_trim(ci->tls, TLS_TRIM_MS);
+        held |= holds;
+        freed += had && !holds;
+    }
+    wi->tls_sweep_due = held ? now + TLS_TRIM_MS : 0;
+    if (freed >= TLS_TRIM_RETURN) {
+        /* the freed buffers lie between live blocks: hand their pages back */
+        malloc_trim(0);
+        log_debug("tls: %d quiet connections gave back their buffers", freed);
+    }
+}
+
+/* A TLS connection did I/O: make sure a sweep is coming. */
+static void tls_sweep_arm(worker_impl *wi)
+{
+    if (wi->tls_sweep_due)
+        return;
+    wi->tls_sweep_due = uv_now(&wi->loop) + TLS_TRIM_MS;
+    if (wi->conn_timer_init == TIMER_NONE)
+        timer_open(wi);
+    timer_aim(wi);
 }
 
 static void on_deadlines(uv_timer_t *t)
@@ -653,6 +703,8 @@ static void on_deadlines(uv_timer_t *t)
         else
             conn_abort(&ci->pub);   /* handshake or idle with no handler */
     }
+    if (wi->tls_sweep_due && wi->tls_sweep_due <= now)
+        tls_sweep(wi, now);
     timer_aim(wi);
 }
 
@@ -813,6 +865,7 @@ static void conn_read_tls(conn_impl *ci, const char *data, size_t len)
     }
     tls_conn_feed(ci->tls, data, len);
     worker_impl *wi = WIMPL(c->w);
+    tls_sweep_arm(wi);
     /* The read that completes the handshake may also decrypt the client's
      * first request (TLS 1.3 sends it right behind Finished): keep it. */
     buf_reset(&wi->plain);

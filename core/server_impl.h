@@ -54,6 +54,7 @@ typedef struct worker_impl {
     uint32_t       theap_n, theap_cap;
     conn_wreq     *wreq_free;
     int            wreq_nfree;
+    uint64_t       tls_sweep_due;     /* next tls_conn_trim() round; 0: none */
 } worker_impl;
 
 /* master.c: fork n workers, each running fn(id, ready_fd) in its own

@@ -20,6 +20,13 @@
  * Record sizing: the first bytes of a burst go out in records that fit one
  * TCP segment (time to first byte), the rest in full records.
  *
+ * Buffers: OpenSSL keeps a ~17 KiB read and a ~17 KiB write buffer per
+ * connection. With SSL_MODE_RELEASE_BUFFERS it would free and allocate them
+ * around every record (a tenth of a small TLS request's cost), so a busy
+ * connection keeps them and tls_conn_trim(), called by conn.c's once-a-
+ * second sweep, gives them back after a quiet second: idle connections
+ * still hold none.
+ *
  * The shared context (certificates, policy) is tls_ctx.c; resumption across
  * worker processes (ticket keys, the session-id store) is tls_keys.c.
  */
@@ -46,6 +53,8 @@ struct tls_conn {
     int        failed;
     uint64_t   burst;         /* bytes sent since the connection last went idle */
     uint64_t   last_write_ms;
+    uint64_t   last_io_ms;    /* for tls_conn_trim */
+    int        held;          /* record buffers may be allocated */
     char       errbuf[128];
 };
 
@@ -240,6 +249,15 @@ void tls_conn_feed(tls_conn *t, const char *data, size_t len)
     }
 }
 
+/* OpenSSL's error queue must be empty before a call whose outcome is read
+ * with SSL_get_error(); clearing an empty queue still costs ~800
+ * instructions, a look costs a tenth of that. */
+static void tls_clear_errors(void)
+{
+    if (ERR_peek_error())
+        ERR_clear_error();
+}
+
 /* The alert OpenSSL made, if any, is already in the call's output. */
 static int tls_fail(tls_conn *t, const char *reason, const char **err)
 {
@@ -295,7 +313,7 @@ static int tls_encrypt(tls_conn *t, const void *data, size_t len, const char **e
     uint64_t now = tls_now_ms();
     if (now - t->last_write_ms >= TLS_IDLE_MS)
         t->burst = 0;
-    t->last_write_ms = now;
+    t->last_write_ms = t->last_io_ms = now;
     tls_out_reserve(t, len);
     while (len > 0) {
         size_t w = 0, n = len;
@@ -339,7 +357,7 @@ static int tls_read(tls_conn *t, buf *plain, const char **err)
 {
     if (t->failed)
         return tls_fail(t, t->errbuf, err);
-    ERR_clear_error();
+    tls_clear_errors();
     int r = TLS_OK;
     if (!t->done && (r = tls_handshake(t, err)) != TLS_OK)
         return r;
@@ -347,6 +365,9 @@ static int tls_read(tls_conn *t, buf *plain, const char **err)
         size_t n = 0;
         if (SSL_read_ex(t->ssl, buf_tail(plain, TLS_READ_CHUNK), TLS_READ_CHUNK, &n) == 1) {
             buf_commit(plain, n);
+            /* nothing left to decrypt: spare the call that would say so */
+            if (!SSL_has_pending(t->ssl) && BIO_ctrl_pending(t->rbio) == 0)
+                break;
             continue;
         }
         int e = SSL_get_error(t->ssl, 0);
@@ -361,6 +382,8 @@ static int tls_read(tls_conn *t, buf *plain, const char **err)
 
 int tls_conn_read(tls_conn *t, buf *plain, buf *cipher_out, const char **err)
 {
+    t->held = 1;
+    t->last_io_ms = tls_now_ms();
     tls_out_begin(t, cipher_out);
     int r = tls_read(t, plain, err);
     tls_out_end(t);
@@ -375,7 +398,8 @@ int tls_conn_write(tls_conn *t, const void *data, size_t len, buf *cipher_out, c
         buf_append(&t->pending, data, len);
         return TLS_OK;
     }
-    ERR_clear_error();
+    tls_clear_errors();
+    t->held = 1;              /* tls_encrypt stamps last_io_ms */
     tls_out_begin(t, cipher_out);
     int r = tls_encrypt(t, data, len, err);
     tls_out_end(t);
@@ -391,6 +415,29 @@ void tls_conn_shutdown(tls_conn *t, buf *cipher_out)
         ERR_clear_error();
     }
     tls_out_end(t);
+}
+
+int tls_conn_trim(tls_conn *t, uint64_t idle_ms)
+{
+    if (!t->held)
+        return 0;
+    if (!t->done || t->failed || tls_now_ms() - t->last_io_ms < idle_ms)
+        return 1;
+    if (SSL_has_pending(t->ssl) || BIO_ctrl_pending(t->rbio) || !SSL_free_buffers(t->ssl))
+        return 1;             /* half a record still waits: next time */
+    BIO *fresh = BIO_new(BIO_s_mem());
+    if (fresh) {              /* the old input BIO keeps its largest size */
+        BIO_set_mem_eof_return(fresh, -1);
+        SSL_set0_rbio(t->ssl, fresh);
+        t->rbio = fresh;
+    }
+    t->held = 0;
+    return 0;
+}
+
+int tls_conn_holds(const tls_conn *t)
+{
+    return t->held;
 }
 
 int tls_conn_handshake_done(const tls_conn *t)

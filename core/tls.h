@@ -19,6 +19,7 @@
 #ifndef ATTO_TLS_H
 #define ATTO_TLS_H
 #include <stddef.h>
+#include <stdint.h>
 #include "core/buf.h"
 
 typedef struct tls_ctx tls_ctx;
@@ -62,6 +63,13 @@ int  tls_conn_read(tls_conn *t, buf *plain, buf *cipher_out, const char **err);
 int  tls_conn_write(tls_conn *t, const void *data, size_t len, buf *cipher_out, const char **err);
 /* close_notify appended to cipher_out. */
 void tls_conn_shutdown(tls_conn *t, buf *cipher_out);
+/* A busy connection keeps OpenSSL's record buffers (~34 KiB) between
+ * records instead of a malloc and free of each per record; this gives them
+ * (and the input BIO's memory) back once the connection has been quiet for
+ * idle_ms. Returns 1 while it still holds them, 0 when there is nothing to
+ * give back. Cheap enough to call for every connection once a second. */
+int  tls_conn_trim(tls_conn *t, uint64_t idle_ms);
+int  tls_conn_holds(const tls_conn *t);   /* may hold them (I/O since the last trim) */
 
 int  tls_conn_handshake_done(const tls_conn *t);
 const char *tls_conn_alpn(const tls_conn *t);  /* "h2", "http/1.1" or NULL */

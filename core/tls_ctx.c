@@ -217,7 +217,7 @@ static SSL_CTX *tls_sslctx_new(tls_ctx *ctx, char *err, size_t errlen)
     SSL_CTX_set_options(sc, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
                                 SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_clear_options(sc, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
-    SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS);
+    /* no SSL_MODE_RELEASE_BUFFERS: see tls_conn_trim() */
     SSL_CTX_set_app_data(sc, ctx);
     tls_keys_setup(sc);
     tls_conn_setup(sc);

@@ -420,6 +420,71 @@ TEST(data_both_ways)
     CHECK(ok12);
 }
 
+/* Client -> server and back through p, `size` bytes each way. */
+static int both_ways(pair *p, size_t size, char fill)
+{
+    char *data = malloc(size);
+    memset(data, fill, size);
+    buf_reset(&p->plain);
+    buf_reset(&p->cplain);
+    size_t w = 0;
+    int ok = SSL_write_ex(p->cl, data, size, &w) == 1 && w == size;
+    pump(p);
+    ok = ok && buf_size(&p->plain) == size && memcmp(buf_head(&p->plain), data, size) == 0;
+    ok = ok && tls_conn_write(p->t, data, size, &p->wire, &p->err) == TLS_OK;
+    pump(p);
+    ok = ok && buf_size(&p->cplain) == size && memcmp(buf_head(&p->cplain), data, size) == 0;
+    free(data);
+    return ok;
+}
+
+TEST(buffers_kept_while_busy_and_given_back_when_quiet)
+{
+    tls_ctx *ctx = ctx_default();
+    SSL_CTX *cc = client_ctx(TLS1_2_VERSION, 0);
+    pair p;
+    fake_ms = 5000;
+    tls_now_ms = fake_ms_clock;
+    tls_conn *fresh = tls_conn_new(ctx, 0);
+    CHECK_INT(tls_conn_trim(fresh, 0), 0);           /* no I/O yet: nothing held */
+    tls_conn_free(fresh);
+    CHECK(handshake(&p, ctx, cc, 0, NULL, NULL, NULL));
+    CHECK(both_ways(&p, 3000, 'a'));
+    CHECK_INT(tls_conn_trim(p.t, 1000), 1);          /* busy a moment ago: kept */
+    fake_ms += 999;
+    CHECK_INT(tls_conn_trim(p.t, 1000), 1);
+    fake_ms += 1;
+    BIO *old_rbio = p.t->rbio;
+    CHECK_INT(tls_conn_trim(p.t, 1000), 0);          /* quiet for a second: given back */
+    CHECK(p.t->rbio != old_rbio);
+    CHECK_INT(tls_conn_trim(p.t, 1000), 0);          /* nothing left to give */
+    CHECK(both_ways(&p, 40000, 'b'));                /* and it still works, both ways */
+    CHECK_INT(tls_conn_trim(p.t, 0), 0);
+
+    /* half a record waiting: kept, and the record completes intact later */
+    char msg[2000], tmp[4096];
+    memset(msg, 'c', sizeof msg);
+    size_t w = 0;
+    CHECK(SSL_write_ex(p.cl, msg, sizeof msg, &w) == 1);
+    int n = BIO_read(p.cout_, tmp, sizeof tmp);
+    CHECK(n > 1000);
+    buf_reset(&p.plain);
+    tls_conn_feed(p.t, tmp, 600);
+    CHECK_INT(tls_conn_read(p.t, &p.plain, &p.wire, &p.err), TLS_OK);
+    CHECK_INT(buf_size(&p.plain), 0);
+    fake_ms += 10000;
+    CHECK_INT(tls_conn_trim(p.t, 1000), 1);
+    tls_conn_feed(p.t, tmp + 600, (size_t)n - 600);
+    CHECK_INT(tls_conn_read(p.t, &p.plain, &p.wire, &p.err), TLS_OK);
+    CHECK_MEM(buf_head(&p.plain), buf_size(&p.plain), msg, sizeof msg);
+    fake_ms += 1000;
+    CHECK_INT(tls_conn_trim(p.t, 1000), 0);
+    tls_now_ms = tls_now_ms_real;
+    pair_free(&p);
+    SSL_CTX_free(cc);
+    tls_ctx_free(ctx);
+}
+
 TEST(write_before_handshake_is_flushed_after)
 {
     tls_ctx *ctx = ctx_default();
@@ -1548,6 +1613,7 @@ int main(void)
     RUN(tls12_weak_ciphers_refused);
     RUN(dev_cert_verifies_for_localhost_and_ips);
     RUN(data_both_ways);
+    RUN(buffers_kept_while_busy_and_given_back_when_quiet);
     RUN(records_start_small_then_grow);
     RUN(write_before_handshake_is_flushed_after);
     RUN(close_notify_both_ways);
