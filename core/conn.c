@@ -55,6 +55,8 @@
 typedef struct conn_file {
     struct conn_file *next;
     int               fd;
+    void            (*done)(void *arg);   /* a shared fd: give it back, don't close */
+    void             *done_arg;
     uint64_t          off, left;
     buf               after;          /* plaintext under TLS */
 } conn_file;
@@ -157,11 +159,19 @@ static conn_file *files_shift(conn_impl *ci)
     return f;
 }
 
+static void file_release(conn_file *f)
+{
+    if (f->done)
+        f->done(f->done_arg);
+    else
+        close(f->fd);
+}
+
 static void files_free(conn_impl *ci)
 {
     while (ci->files) {
         conn_file *f = files_shift(ci);
-        close(f->fd);
+        file_release(f);
         buf_free(&f->after);
         free(f);
     }
@@ -322,7 +332,7 @@ static int file_pop(conn_impl *ci)
 {
     conn_file *f = files_shift(ci);
     int rc = 0;
-    close(f->fd);
+    file_release(f);
     if (buf_size(&f->after)) {
         const char *err = NULL;
         if (ci->tls)
@@ -472,17 +482,24 @@ int conn_writev(conn *c, const struct iovec *iov, int n)
 
 int conn_sendfile(conn *c, int fd, uint64_t off, uint64_t len)
 {
+    return conn_sendfile_shared(c, fd, off, len, NULL, NULL);
+}
+
+int conn_sendfile_shared(conn *c, int fd, uint64_t off, uint64_t len,
+                         void (*done)(void *arg), void *arg)
+{
     conn_impl *ci = IMPL(c);
     conn_file *f = NULL;
+    conn_file none = { .fd = fd, .done = done, .done_arg = arg };
     if (ci->closed || (len && !(f = calloc(1, sizeof *f)))) {
-        close(fd);
+        file_release(&none);
         return -1;
     }
     if (!len) {
-        close(fd);
+        file_release(&none);
         return 0;
     }
-    f->fd = fd;
+    *f = none;
     f->off = off;
     f->left = len;
     f->next = ci->files ? ci->files->next : f;

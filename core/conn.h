@@ -91,4 +91,9 @@ void *conn_loop(conn *c);                  /* the uv_loop_t* (for protocol timer
  * turns out shorter than len aborts the connection. The bytes count in
  * conn_queued() until sent. */
 int   conn_sendfile(conn *c, int fd, uint64_t off, uint64_t len);
+/* The same with a descriptor the caller shares (a cache of open files):
+ * instead of closing fd, the conn calls done(arg) once when it no longer
+ * needs it (sent, closed, aborted, or at once when this returns -1). */
+int   conn_sendfile_shared(conn *c, int fd, uint64_t off, uint64_t len,
+                           void (*done)(void *arg), void *arg);
 #endif

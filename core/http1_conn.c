@@ -317,7 +317,8 @@ static size_t drv_pending(http_req *r)
 
 static const http_driver h1_driver = { drv_start, drv_body, drv_pending, drv_start_lines };
 
-int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len)
+int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len,
+                    void (*done)(void *arg), void *arg)
 {
     h1c *h = r->drv_data;
     if (r->drv != &h1_driver || h->state != S_HANDLING || h->resp_chunked || h->resp_nobody)
@@ -327,7 +328,7 @@ int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len)
         conn_write(h->c, buf_head(&h->head_out), buf_size(&h->head_out));
     buf_reset(&h->head_out);
     h->resp_bytes += len;
-    conn_sendfile(h->c, fd, off, len);   /* the conn has fd now, whatever happens */
+    conn_sendfile_shared(h->c, fd, off, len, done, arg);   /* the conn has fd now, whatever happens */
     h->in_drv = 0;
     r->finished = 1;
     accesslog_request(r, h->resp_bytes);

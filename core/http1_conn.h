@@ -20,10 +20,13 @@ typedef struct http1_h2_hooks {
 void http1_set_h2_hooks(const http1_h2_hooks *h);
 /* End an HTTP/1.1 response with bytes [off, off+len) of the file fd as
  * the rest of its body (drv->start has been called with that length):
- * queued with conn_sendfile, which takes fd. Returns -1, fd untouched, when
- * r is not an HTTP/1.1 request whose body can go that way (HTTP/2, HEAD,
- * chunked, already answered): the caller sends the body itself. */
-int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len);
+ * queued with conn_sendfile, which takes fd, or with conn_sendfile_shared
+ * when done is given (done(arg) instead of close). Returns -1, fd untouched
+ * and done not called, when r is not an HTTP/1.1 request whose body can go
+ * that way (HTTP/2, HEAD, chunked, already answered): the caller sends the
+ * body itself. */
+int http1_send_file(http_req *r, int fd, uint64_t off, uint64_t len,
+                    void (*done)(void *arg), void *arg);
 /* A worker thread ends: free its pool of request heads. */
 void http1_thread_done(void);
 #endif

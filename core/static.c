@@ -6,9 +6,14 @@
  * dot. (2) This thread's small-file cache is asked: files up to 64 KiB live
  * there with their validators, revalidated with one stat() at most once a
  * second, evicted least-recently-used beyond 16 MiB; a hit costs no open().
- * Bigger files keep just their validators and headers there: a hit opens
- * the file and, when fstat() shows the same inode, size and time as the
- * file checked before, skips resolving the path and rebuilding the headers.
+ * Bigger files keep their validators, headers and an open descriptor there
+ * (up to CACHE_FDS_MAX per worker): a hit sends from that descriptor with no
+ * open, fstat or close, checked against the path with the same once-a-second
+ * stat() (a file replaced within that second may still be answered from the
+ * old inode for that second, never from what replaced it). The descriptor
+ * is shared by reference with the connections sending from it (sfd). Past
+ * the cap a hit opens the file and, when fstat() shows the same inode, size
+ * and time as before, skips resolving the path and rebuilding the headers.
  * (3) On a miss the file is opened (O_NONBLOCK, so a FIFO cannot hang the
  * worker), fstat'ed, and the file actually opened is resolved through
  * /proc/self/fd and checked again against the site folder, so a symlink
@@ -53,6 +58,7 @@
 #define CACHE_BYTES_MAX  (16u << 20)
 #define CACHE_BUCKETS    1024
 #define CACHE_RECHECK_S  1.0
+#define CACHE_FDS_MAX    256      /* big files kept open, per worker thread */
 
 /* What a response needs to know about a file: validators and type. */
 typedef struct smeta {
@@ -106,12 +112,39 @@ static int meta_changed(const smeta *m, const struct stat *st)
            !S_ISREG(st->st_mode);
 }
 
+/* An open descriptor of a big file, shared by its cache entry and the
+ * connections sending from it, closed with its last holder. Like the cache
+ * it belongs to one worker thread: plain counts, no atomics. */
+typedef struct sfd {
+    int fd;
+    int refs;
+} sfd;
+
+static void sfd_put(void *p)
+{
+    sfd *f = p;
+    if (--f->refs == 0) {
+        close(f->fd);
+        free(f);
+    }
+}
+
+/* A descriptor handed to respond(): shared (drop a reference) or ours. */
+static void fd_drop(int fd, sfd *shared)
+{
+    if (shared)
+        sfd_put(shared);
+    else if (fd >= 0)
+        close(fd);
+}
+
 typedef struct centry {
     struct centry *hnext, *prev, *next;   /* hash chain; LRU list, head = newest */
     uint32_t hash;
     double   checked;                     /* monotonic seconds of the last stat */
     size_t   cost;
     int      meta_only;                   /* too big to keep: validators only */
+    sfd     *fd;                          /* meta_only: the file kept open, or NULL */
     smeta    m;
     char    *path;                        /* stored after the data */
     char     data[];
@@ -121,6 +154,7 @@ typedef struct scache {
     centry *bucket[CACHE_BUCKETS];
     centry *head, *tail;
     size_t  bytes, count;
+    int     nfds;                         /* entries holding an sfd */
 } scache;
 
 static _Thread_local scache *tcache;
@@ -166,6 +200,10 @@ static void cache_remove(scache *c, centry *e)
     lru_unlink(c, e);
     c->bytes -= e->cost;
     c->count--;
+    if (e->fd) {
+        sfd_put(e->fd);               /* senders still holding it keep it open */
+        c->nfds--;
+    }
     free(e);
 }
 
@@ -234,6 +272,7 @@ static centry *cache_new(const char *path, const smeta *m, size_t size)
     e->checked = mono_now();
     e->cost = sizeof *e + size + plen;
     e->meta_only = 0;
+    e->fd = NULL;
     return e;
 }
 
@@ -270,6 +309,21 @@ static centry *cache_put(const char *path, const smeta *m, int fd)
     e->meta_only = !small;
     cache_insert(e);
     return e;
+}
+
+/* Keep fd (of the file e describes) open in e for the requests to come:
+ * they skip open, fstat and close. 0: not kept (the cap), fd still ours. */
+static int cache_keep_fd(centry *e, int fd)
+{
+    scache *c = tcache;
+    sfd *f;
+    if (!e->meta_only || e->fd || c->nfds >= CACHE_FDS_MAX || !(f = malloc(sizeof *f)))
+        return 0;
+    f->fd = fd;
+    f->refs = 1;
+    e->fd = f;
+    c->nfds++;
+    return 1;
 }
 
 /* ---- preconditions (RFC 9110 §13.2.2) ----------------------------------- */
@@ -346,6 +400,7 @@ typedef struct sstream {
     int          multipart, part_open, trailer_done;
     char         boundary[40];
     int          heap, owned, in_pump, aborted, dead;
+    sfd         *shared;             /* fd belongs to the cache: a reference */
     void        *prev_app;
     void       (*prev_abort)(http_req *r);
 } sstream;
@@ -484,9 +539,9 @@ static void disown(sstream *s)
 
 static void stream_free(sstream *s)
 {
-    if (s->fd >= 0)
-        close(s->fd);
+    fd_drop(s->fd, s->shared);
     s->fd = -1;
+    s->shared = NULL;
     if (s->heap)
         free(s);                      /* file streams live on the heap */
 }
@@ -498,8 +553,9 @@ static void stream_on_abort(http_req *r)
     disown(s);
     if (s->in_pump) {
         s->aborted = 1;               /* pump() frees it when body() returns */
-        close(s->fd);
+        fd_drop(s->fd, s->shared);
         s->fd = -1;
+        s->shared = NULL;
     } else {
         stream_free(s);
     }
@@ -674,8 +730,9 @@ static int respond_cached_whole(http_req *r, const smeta *m, const char *mem)
 
 static int respond_body(http_req *r, sstream *s, uint64_t len);
 
-/* Answer from a cached copy (mem) or an open file (fd, consumed). */
-static int respond(http_req *r, const smeta *m, int fd, const char *mem)
+/* Answer from a cached copy (mem) or an open file (fd, consumed: closed, or
+ * one reference to `shared` dropped when it is the cache's). */
+static int respond(http_req *r, const smeta *m, int fd, const char *mem, sfd *shared)
 {
     static_range rg[STATIC_MAX_RANGES];
     int nrg = 0, pre = 0, cond = has_conditions(r);
@@ -691,8 +748,7 @@ static int respond(http_req *r, const smeta *m, int fd, const char *mem)
     }
     sstream local, *s = fd >= 0 && !pre ? calloc(1, sizeof *s) : &local;
     if (pre || !s) {
-        if (fd >= 0)
-            close(fd);
+        fd_drop(fd, shared);
         respond_status(r, pre ? pre : 503, m);
         return 1;
     }
@@ -700,6 +756,7 @@ static int respond(http_req *r, const smeta *m, int fd, const char *mem)
         memset(s, 0, sizeof *s);
     s->heap = s != &local;
     s->fd = fd;
+    s->shared = shared;
     s->mem = mem;
     stream_setup(s, r, m, rg, nrg);
 
@@ -739,8 +796,10 @@ static int respond_body(http_req *r, sstream *s, uint64_t len)
         r->drv->body(r, "", 0, 1);
     } else if (mem && !s->multipart) {                /* one slice of the cached copy */
         r->drv->body(r, mem + s->rg[0].first, (size_t)len, 1);
-    } else if (!mem && !s->multipart && http1_send_file(r, s->fd, s->rg[0].first, len) == 0) {
-        s->fd = -1;                   /* the connection has it now */
+    } else if (!mem && !s->multipart &&
+               http1_send_file(r, s->fd, s->rg[0].first, len, s->shared ? sfd_put : NULL, s->shared) == 0) {
+        s->fd = -1;                   /* the connection has it (or the reference) now */
+        s->shared = NULL;
         stream_free(s);
     } else {
         if (s->heap)
@@ -749,6 +808,8 @@ static int respond_body(http_req *r, sstream *s, uint64_t len)
     }
     return 1;
 }
+
+static int respond_kept(http_req *r, centry *e);
 
 static int open_failed(http_req *r, int err)
 {
@@ -795,16 +856,29 @@ static int serve_from_disk(http_req *r, const char *path, const char *root)
     centry *e = cache_put(path, &m, fd);
     if (e && !e->meta_only) {
         close(fd);
-        return respond(r, &e->m, -1, e->data);
+        return respond(r, &e->m, -1, e->data, NULL);
     }
-    return respond(r, &m, fd, NULL);
+    if (e && cache_keep_fd(e, fd))
+        return respond_kept(r, e);
+    return respond(r, &m, fd, NULL, NULL);
 }
 
-/* A file too big to cache whose validators are: open it again, and if it is
- * the very file checked before (same device, inode, size and time) answer
- * without resolving its path or rebuilding its headers. -1: look afresh. */
+/* A big file sent from the descriptor its cache entry keeps open. */
+static int respond_kept(http_req *r, centry *e)
+{
+    e->fd->refs++;
+    return respond(r, &e->m, e->fd->fd, NULL, e->fd);
+}
+
+/* A file too big to cache whose validators are: from the descriptor kept
+ * open for it (cache_get has checked the path once a second), or open it
+ * again, and if it is the very file checked before (same device, inode,
+ * size and time) answer without resolving its path or rebuilding its
+ * headers. -1: look afresh. */
 static int serve_known(http_req *r, const char *path, centry *e)
 {
+    if (e->fd)
+        return respond_kept(r, e);
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0 || fstat(fd, &st) < 0 || meta_changed(&e->m, &st)) {
@@ -813,7 +887,9 @@ static int serve_known(http_req *r, const char *path, centry *e)
         cache_remove(tcache, e);
         return -1;
     }
-    return respond(r, &e->m, fd, NULL);
+    if (cache_keep_fd(e, fd))
+        return respond_kept(r, e);
+    return respond(r, &e->m, fd, NULL, NULL);
 }
 
 int static_serve(http_req *r, const char *path)
@@ -832,7 +908,7 @@ int static_serve(http_req *r, const char *path)
     }
     centry *e = cache_get(path);
     if (e && !e->meta_only)
-        return respond(r, &e->m, -1, e->data);
+        return respond(r, &e->m, -1, e->data, NULL);
     int rc = e ? serve_known(r, path, e) : -1;
     return rc >= 0 ? rc : serve_from_disk(r, path, root);
 }

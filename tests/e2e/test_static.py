@@ -412,9 +412,12 @@ def test_file_truncated_while_sent_closes_the_connection():
 
 
 def test_big_file_swapped_for_a_symlink_outside_is_refused():
-    """A file too big for the cache keeps its validators there; replaced by
-    a symlink to a big file outside the site (or by another file), the next
-    request does not trust them: 404 for the symlink, the new bytes after."""
+    """A file too big for the cache keeps its validators and an open
+    descriptor there, checked against the path once a second like the small
+    files. Replaced by a symlink to a big file outside the site (or by
+    another file): within that second the old bytes may still come (from the
+    descriptor), never the outside ones; after it, 404 for the symlink and
+    the new bytes for the new file."""
     inside = os.path.join(SITE, "public", "swap.bin")
     outside = os.path.join(os.path.dirname(SITE), "outside-big.bin")
     first, second = os.urandom(300000), os.urandom(300001)
@@ -423,14 +426,18 @@ def test_big_file_swapped_for_a_symlink_outside_is_refused():
     with open(inside, "wb") as f:
         f.write(first)
     assert lib.http_get(atto.http, "/swap.bin")[2] == first
-    assert lib.http_get(atto.http, "/swap.bin")[2] == first        # from the cached validators
+    assert lib.http_get(atto.http, "/swap.bin")[2] == first        # from the kept descriptor
     os.unlink(inside)
     os.symlink(outside, inside)
+    st, _, body = lib.http_get(atto.http, "/swap.bin")
+    assert (st, body) == (200, first) or (st == 404 and b"OUTSIDE" not in body), (st, body[:100])
+    time.sleep(1.1)
     st, _, body = lib.http_get(atto.http, "/swap.bin")
     assert st == 404 and b"OUTSIDE" not in body, (st, body[:100])
     os.unlink(inside)
     with open(inside, "wb") as f:
         f.write(second)
+    time.sleep(1.1)
     st, _, body = lib.http_get(atto.http, "/swap.bin")
     assert st == 200 and body == second, (st, len(body))
     os.unlink(inside)

@@ -615,9 +615,46 @@ TEST(large_file_streams_under_back_pressure)
     CHECK(F.fin);
     CHECK_MEM(F.out, F.len, big, size);
     CHECK(r.app_data == NULL && r.on_abort == NULL && r.on_writable == NULL);
-    CHECK_INT(count_fds(), fds);
+    CHECK_INT(count_fds(), fds + 1);                      /* kept open by the cache */
     CHECK_INT(prev_aborted, 1);
+    static_cache_clear();
+    CHECK_INT(count_fds(), fds);
     free(big);
+}
+
+/* A big file's descriptor stays open in the cache for the next requests,
+ * shared with the streams sending from it: dropping the cache leaves an
+ * ongoing stream its descriptor, closed when the stream ends. */
+TEST(large_file_descriptor_kept_and_shared)
+{
+    int fds = count_fds();
+    for (int round = 0; round < 3; round++) {
+        http_req r = make_req("GET", NULL, NULL);
+        CHECK_INT(static_serve(&r, file("big.bin")), 1);
+        for (int i = 0; !F.fin && i < 1000; i++) {
+            F.pending = 0;
+            r.on_writable(&r);
+        }
+        CHECK(F.fin);
+        CHECK_INT(F.len, 3 * 1024 * 1024 + 17);
+        CHECK_INT(count_fds(), fds + 1);                  /* one, however many requests */
+    }
+    http_req c = make_req("GET", "if-none-match", hdr_of("etag"));
+    CHECK_INT(static_serve(&c, file("big.bin")), 1);
+    CHECK_INT(F.status, 304);
+    CHECK_INT(count_fds(), fds + 1);
+    http_req r = make_req("GET", NULL, NULL);
+    CHECK_INT(static_serve(&r, file("big.bin")), 1);
+    CHECK(!F.fin);
+    static_cache_clear();                                 /* the cache lets go mid-stream */
+    CHECK_INT(count_fds(), fds + 1);
+    for (int i = 0; !F.fin && i < 1000; i++) {
+        F.pending = 0;
+        r.on_writable(&r);
+    }
+    CHECK(F.fin);
+    CHECK_INT(F.len, 3 * 1024 * 1024 + 17);
+    CHECK_INT(count_fds(), fds);
 }
 
 TEST(large_file_abort_after_handover_closes_the_file)
@@ -629,11 +666,13 @@ TEST(large_file_abort_after_handover_closes_the_file)
     r.on_abort = NULL;                                    /* a caller that let go first */
     CHECK_INT(static_serve(&r, file("big.bin")), 1);
     CHECK(!F.fin);
-    CHECK_INT(count_fds(), fds + 1);                      /* the stream's fd */
+    CHECK_INT(count_fds(), fds + 1);                      /* the stream's fd, the cache's too */
     F.pending = 0;
     r.on_writable(&r);                                    /* one more round, then the client leaves */
     r.on_abort(&r);
     CHECK_INT(prev_aborted, 0);
+    CHECK_INT(count_fds(), fds + 1);
+    static_cache_clear();
     CHECK_INT(count_fds(), fds);
     CHECK(!F.fin);
 }
@@ -652,6 +691,8 @@ TEST(abort_during_the_first_writes_chains_to_the_owner)
     CHECK_INT(prev_aborted, 1);
     CHECK(prev_seen == &marker);
     CHECK(!F.fin);
+    CHECK_INT(count_fds(), fds + 1);                      /* the cache's */
+    static_cache_clear();
     CHECK_INT(count_fds(), fds);
 }
 
@@ -661,6 +702,7 @@ TEST(file_shrinking_mid_stream_is_cut_short)
     char *big = calloc(1, size);
     write_file("shrink.bin", big, size);
     free(big);
+    static_cache_clear();
     int fds = count_fds();
     http_req r = make_req("GET", NULL, NULL);
     CHECK_INT(static_serve(&r, file("shrink.bin")), 1);
@@ -672,6 +714,7 @@ TEST(file_shrinking_mid_stream_is_cut_short)
     }
     CHECK(F.fin);                                         /* no conn here: ended short */
     CHECK(F.len < size);
+    static_cache_clear();
     CHECK_INT(count_fds(), fds);
 }
 
@@ -724,6 +767,7 @@ int main(void)
     RUN(cache_revalidates_after_a_second);
     RUN(cache_is_bounded_lru);
     RUN(large_file_streams_under_back_pressure);
+    RUN(large_file_descriptor_kept_and_shared);
     RUN(large_file_abort_after_handover_closes_the_file);
     RUN(abort_during_the_first_writes_chains_to_the_owner);
     RUN(large_file_multipart_is_exact);
