@@ -405,13 +405,20 @@ static int conn_write_out(conn_impl *ci)
     return 0;
 }
 
+/* Under TLS (or without sendfile) a file's bytes are copied into `out`
+ * anyway: take them in behind a small head so both leave in one write. */
+static int file_joins_out(const conn_impl *ci)
+{
+    return ci->files && (ci->tls || ci->nosendfile) && buf_size(&ci->out) < FILE_PIECE;
+}
+
 static void conn_flush(conn_impl *ci)
 {
     int sent = 0;
     while (!WRITING(ci) && !ci->closed) {
         if (!buf_size(&ci->out) && !ci->files)
             break;
-        int rc = buf_size(&ci->out) ? conn_write_out(ci) : file_step(ci);
+        int rc = buf_size(&ci->out) && !file_joins_out(ci) ? conn_write_out(ci) : file_step(ci);
         if (rc < 0)
             return;
         sent = 1;
