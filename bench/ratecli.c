@@ -120,7 +120,8 @@ static void rc_close(struct rc_conn *c)
  * opened again when its next request is due. */
 static void rc_fail(struct rc_conn *c, const char *why)
 {
-    rc_note_err(why);
+    if (c->busy || c->phase != RC_READY)
+        rc_note_err(why);
     if (c->busy && c->measured)
         rc.errors++;
     c->busy = 0;
@@ -198,6 +199,7 @@ static int rc_parse_head(struct rc_conn *c, size_t len, const char **why)
     if (len < 12 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ')
         return *why = "bad status line", -1;
     c->status = atoi(h + 9);
+    c->close_after = h[7] == '0';      /* HTTP/1.0 closes unless it says keep-alive */
     if (c->status < 100 || c->status > 599)
         return *why = "bad status code", -1;
     int have_len = 0;
@@ -213,7 +215,10 @@ static int rc_parse_head(struct rc_conn *c, size_t len, const char **why)
             return *why = "Transfer-Encoding not supported", -1;
         } else if (!strncasecmp(l, "connection:", 11)) {
             const char *eol = memchr(l, '\r', end - l);
-            c->close_after = eol && memmem(l, eol - l, "close", 5) != NULL;
+            if (eol && memmem(l, eol - l, "close", 5))
+                c->close_after = 1;
+            else if (eol && memmem(l, eol - l, "eep-alive", 9))
+                c->close_after = 0;
         }
     }
     if (!have_len && c->status != 204 && c->status != 304)
