@@ -315,7 +315,7 @@ static void rc_drive(struct rc_conn *c, uint32_t ev)
         ERR_clear_error();
         errno = 0;
         int r = SSL_do_handshake(c->ssl);
-        if (rc_tls_result(c, r, r == 1) == -2 || (r != 1 && SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN))
+        if (r != 1 && rc_tls_result(c, r, 0) != -1)
             return rc_fail(c, "TLS handshake failed");
         if (r != 1)
             return rc_interest(c);
