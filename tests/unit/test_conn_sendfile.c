@@ -5,7 +5,8 @@
  * client with a 4 KiB receive buffer that waits before reading still gets
  * every byte (the socket-full path: a piece through uv_write, then sendfile
  * again) without the loop spinning meanwhile; a file shorter than promised
- * ends the connection.
+ * ends the connection; a descriptor passed with conn_sendfile_shared() is
+ * given back through its callback exactly once and never closed.
  *
  * Each case runs a libuv loop in this thread with one listener whose
  * connections get the test protocol below; a client thread connects, sends
@@ -42,7 +43,7 @@ typedef struct scenario {
 } scenario;
 
 static scenario *S;
-static char path[] = "/tmp/atto-sendfile-XXXXXX";
+static char path[] = "/tmp/atto-sendfile-XXXXXX";   /* a mkstemp() template */
 static int file_fd;                /* the test file: byte i is (i * 7 + i / 251) & 0xff */
 #define FILE_SIZE (3u << 20)
 
@@ -183,7 +184,7 @@ TEST(slow_reader_with_small_buffer_gets_every_byte)
 
 /* ---- C: a file shorter than promised ends the connection -------------- */
 
-static char short_path[] = "/tmp/atto-sendfile-short-XXXXXX";
+static char short_path[] = "/tmp/atto-sendfile-short-XXXXXX";   /* a mkstemp() template */
 
 static void script_short(conn *c)
 {
@@ -197,6 +198,7 @@ static void script_short(conn *c)
 TEST(file_shorter_than_promised_closes_the_connection)
 {
     int fd = mkstemp(short_path);
+    CHECK(fd >= 0);
     static char piece[FILE_SIZE / 3];
     expect_file(piece, 0, sizeof piece);
     CHECK_INT(write(fd, piece, sizeof piece), sizeof piece);
@@ -227,14 +229,21 @@ static void script_abort(conn *c)
     S->nfds = 0;
 }
 
+/* The connection ended before all of the file was read, with every
+ * descriptor it took closed. */
+static void check_cut_short(scenario *s)
+{
+    run(s);
+    CHECK_INT(s->closed, 1);
+    CHECK_INT(s->fds_open_at_close, 0);
+    CHECK(s->got_len < FILE_SIZE);
+    free(s->got);
+}
+
 TEST(abort_closes_queued_files_and_a_closed_conn_refuses)
 {
     scenario s = {.script = script_abort, .rcvbuf = 4096, .delay_ms = 100};
-    run(&s);
-    CHECK_INT(s.closed, 1);
-    CHECK_INT(s.fds_open_at_close, 0);
-    CHECK(s.got_len < FILE_SIZE);
-    free(s.got);
+    check_cut_short(&s);
 }
 
 /* ---- E: the client stops reading; a timer aborts mid-file ------------- */
@@ -249,11 +258,7 @@ static void script_timer(conn *c)
 TEST(abort_mid_file_from_a_timer_closes_the_files)
 {
     scenario s = {.script = script_timer, .rcvbuf = 4096, .delay_ms = 600};
-    run(&s);
-    CHECK_INT(s.closed, 1);
-    CHECK_INT(s.fds_open_at_close, 0);
-    CHECK(s.got_len < FILE_SIZE);
-    free(s.got);
+    check_cut_short(&s);
 }
 
 /* ---- F: an empty range ------------------------------------------------ */
@@ -276,6 +281,57 @@ TEST(empty_range_sends_nothing_and_closes_the_fd)
     free(s.got);
 }
 
+/* ---- G: a shared descriptor is given back, once, never closed --------- */
+
+static int done_calls[4];
+
+static void on_done(void *arg) { done_calls[(int *)arg - done_calls]++; }
+
+static void script_shared(conn *c)
+{
+    conn_sendfile_shared(c, file_fd, 0, 100000, on_done, &done_calls[0]);
+    conn_sendfile_shared(c, file_fd, 5, 0, on_done, &done_calls[1]);      /* empty: at once */
+    conn_write(c, "|", 1);
+    conn_sendfile_shared(c, file_fd, 7, 20, on_done, &done_calls[2]);
+    S->fds_open_at_close = done_calls[0] + done_calls[2] + 10 * (done_calls[1] != 1);
+    conn_close(c);
+}
+
+static void script_shared_abort(conn *c)
+{
+    conn_sendfile_shared(c, file_fd, 0, FILE_SIZE, on_done, &done_calls[0]);
+    conn_abort(c);
+    int refused = conn_sendfile_shared(c, file_fd, 0, 10, on_done, &done_calls[1]);
+    S->fds_open_at_close = (done_calls[0] != 1) + (done_calls[1] != 1) + (refused == -1 ? 0 : 100);
+}
+
+TEST(shared_descriptor_given_back_once_and_left_open)
+{
+    memset(done_calls, 0, sizeof done_calls);
+    scenario s = {.script = script_shared};
+    run(&s);
+    static char want[100000 + 1 + 20];
+    expect_file(want, 0, 100000);
+    want[100000] = '|';
+    expect_file(want + 100001, 7, 20);
+    CHECK_INT(s.fds_open_at_close, 0);     /* none given back before it was sent */
+    CHECK_MEM(s.got, s.got_len, want, sizeof want);
+    CHECK_INT(done_calls[0], 1);
+    CHECK_INT(done_calls[1], 1);
+    CHECK_INT(done_calls[2], 1);
+    CHECK(fd_is_open(file_fd));
+    free(s.got);
+
+    memset(done_calls, 0, sizeof done_calls);
+    scenario a = {.script = script_shared_abort, .rcvbuf = 4096, .delay_ms = 100};
+    run(&a);
+    CHECK_INT(a.fds_open_at_close, 0);     /* given back at the abort, and when refused */
+    CHECK_INT(done_calls[0], 1);
+    CHECK_INT(done_calls[1], 1);
+    CHECK(fd_is_open(file_fd));
+    free(a.got);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -293,6 +349,7 @@ int main(void)
     RUN(abort_closes_queued_files_and_a_closed_conn_refuses);
     RUN(abort_mid_file_from_a_timer_closes_the_files);
     RUN(empty_range_sends_nothing_and_closes_the_fd);
+    RUN(shared_descriptor_given_back_once_and_left_open);
     close(file_fd);
     unlink(path);
     return test_done();
