@@ -672,8 +672,13 @@ local function dispatch(h, method, target, body, q, odd)
     else
       error(type(e) == "table" and e.message or e, 0)
     end
-  elseif not e and not res._started then
-    send_status(req, res, 404, site)
+  elseif not res._started then
+    if not e then
+      send_status(req, res, 404, site)
+    else   -- the handler returned without answering: its status (204 if it set none), its headers, no body
+      if res.status_code == 200 then res.status_code = 204 end
+      send_body(res, "", nil)
+    end
   end
   if req._sess and atto._after_dispatch then atto._after_dispatch(req, res) end
 end

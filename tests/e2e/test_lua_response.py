@@ -43,6 +43,11 @@ site:get("/ck_ok", function(req, res)
 end)
 site:get("/ck_crlf", function(req, res) res:cookie("a", "x\ny"); res:text("no") end)
 site:get("/hdr_crlf", function(req, res) res:header("x-a", "x\r\n"); res:text("no") end)
+site:get("/accepted", function(req, res) res:status(202) end)
+site:get("/created", function(req, res) res:status(201):header("location", "/things/7") end)
+site:get("/quiet", function(req, res) res:header("x-seen", "yes") end)
+site:get("/nothing", function(req, res) end)
+site:get("/quiet_session", function(req, res) req.session.n = 1 end)
 site:get("/late", function(req, res) atto.sleep(0.01); res:text("late " .. req.query.n) end)
 site:get("/late_end", function(req, res) atto.sleep(0.01) end)
 site:get("/late_err", function(req, res) atto.sleep(0.01); error("after sleep") end)
@@ -102,6 +107,24 @@ def test_second_answer_is_an_error():
 
 def test_status_code_default():
     assert get("/status")[::2] == (201, b"200 201")
+
+
+def test_handler_that_answers_nothing():
+    """A handler that returns without a body still answers with what it
+    set: its status (204 when it set none) and its headers."""
+    st, h, body = get("/accepted")
+    assert (st, body, h.get("content-length")) == (202, b"", "0"), (st, h, body)
+    st, h, body = get("/created")
+    assert (st, body, h.get("location")) == (201, b"", "/things/7"), (st, h, body)
+    st, h, body = get("/quiet")
+    assert (st, body, h.get("x-seen")) == (204, b"", "yes"), (st, h, body)
+    assert "content-length" not in h, h   # RFC 9110 8.6: none in a 204
+    st, h, body = get("/nothing")
+    assert (st, body) == (204, b""), (st, h, body)
+    st, h, body = get("/quiet_session")
+    assert st == 204 and "set-cookie" in h, h   # the session still gets its cookie
+    out = lib.raw(atto.http, b"GET /accepted HTTP/1.1\r\nHost: x\r\n\r\nGET /num HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 202 ") and out.count(b"HTTP/1.1 200 ") == 1 and out.endswith(b"123"), out
 
 
 def test_params():
