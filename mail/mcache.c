@@ -224,6 +224,7 @@ const mcache_ent *mcache_add(mcache *mc, const mbox_msg *m, const char *msg, siz
     buf_free(&env);
     buf_free(&body);
     buf_free(&bs);
+    e->no_eol = len && msg[len - 1] != '\n';
     if (mc->tab.bytes + e->cost > MCACHE_MAX_BYTES) {   /* a huge folder: not kept */
         free(mc->spare);
         return mc->spare = e;

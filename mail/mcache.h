@@ -19,10 +19,11 @@
  * mime_bodystructure() produce, so answers from the cache are identical to
  * answers from the file.
  *
- * File format, version 1 (integers little-endian):
+ * File format, version 2 (integers little-endian; version 1 had no
+ * no_eol byte, its files are refused and rebuilt):
  *   header  "atto-mc\n" u32 version u32 uidvalidity u32 count u32 0
  *           u64 checksum of everything after the 32-byte header
- *   entry   u16 baselen u8 present(1 hdr 2 env 4 body 8 bs) u8 0 u32 uid
+ *   entry   u16 baselen u8 present(1 hdr 2 env 4 body 8 bs) u8 no_eol(0/1) u32 uid
  *           i64 fsize i64 mtime i64 size u32 hdrlen u32 envlen u32 bodylen
  *           u32 bslen, then base, hdr, env, body, bs
  * Errors: mcache_decode returns -1 with a reason; nothing is added then.
@@ -34,7 +35,7 @@
 #include "core/buf.h"
 
 #define MCACHE_FILE      "atto-cache"
-#define MCACHE_VERSION   1
+#define MCACHE_VERSION   2
 #define MCACHE_HDRSIZE   32
 #define MCACHE_MAX_BASE  255
 #define MCACHE_MAX_HDR   65536       /* larger header blocks are not kept */
@@ -47,6 +48,7 @@ typedef struct mcache_ent {
     uint32_t    uid;
     int64_t     fsize, mtime;        /* validity: the file as stat() saw it */
     int64_t     size;                /* RFC822.SIZE (CRLF form) */
+    int         no_eol;              /* the last line has no line end */
     const char *hdr, *env, *body, *bs;   /* NULL when absent */
     size_t      hdrlen, envlen, bodylen, bslen;
     size_t      cost;                /* bytes held */
@@ -58,7 +60,8 @@ typedef struct mcache_tab {
     size_t       bytes;
 } mcache_tab;
 
-/* One allocation holding the entry and copies of its strings (NULL: absent). */
+/* One allocation holding the entry and copies of its strings (NULL: absent);
+ * no_eol starts 0. */
 mcache_ent *mcache_ent_new(const char *base, size_t baselen, uint32_t uid, int64_t fsize,
                            int64_t mtime, int64_t size, const char *hdr, size_t hdrlen,
                            const char *env, size_t envlen, const char *body, size_t bodylen,
@@ -77,6 +80,12 @@ void mcache_encode(const mcache_tab *t, uint32_t uidvalidity, buf *out);
 /* Parse a file image into t (empty on entry). -1 with *why if damaged,
  * truncated, of another version or of another UIDVALIDITY. */
 int  mcache_decode(const char *p, size_t n, uint32_t uidvalidity, mcache_tab *t, const char **why);
+
+/* The message's size as POP3 counts it (RFC 1939: the octets RETR sends
+ * before dot-stuffing): size, plus the CRLF a last line without one gets. */
+int64_t mcache_pop3_size(const mcache_ent *e);
+/* The same from the CRLF text itself (as mailbox_read gives it). */
+int64_t mcache_pop3_size_of(const char *msg, size_t len);
 
 /* ---- mcache.c: the per-worker caches and the file --------------------- */
 

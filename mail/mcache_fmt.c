@@ -170,6 +170,18 @@ void mcache_tab_free(mcache_tab *t)
     memset(t, 0, sizeof *t);
 }
 
+/* ---- POP3 sizes ------------------------------------------------------- */
+
+int64_t mcache_pop3_size(const mcache_ent *e)
+{
+    return e->size + (e->no_eol ? 2 : 0);
+}
+
+int64_t mcache_pop3_size_of(const char *msg, size_t len)
+{
+    return (int64_t)len + (len && msg[len - 1] != '\n' ? 2 : 0);
+}
+
 /* ---- the file --------------------------------------------------------- */
 
 /* A 64-bit checksum, eight bytes at a time: catches damage, not attacks. */
@@ -227,7 +239,7 @@ void mcache_encode(const mcache_tab *t, uint32_t uidvalidity, buf *out)
                            (e->body ? MC_BODY : 0) | (e->bs ? MC_BS : 0);
         put_le(out, strlen(e->base), 2);
         put_le(out, present, 1);
-        put_le(out, 0, 1);
+        put_le(out, e->no_eol ? 1 : 0, 1);
         put_le(out, e->uid, 4);
         put_le(out, (uint64_t)e->fsize, 8);
         put_le(out, (uint64_t)e->mtime, 8);
@@ -274,7 +286,7 @@ static int mc_decode_ent(const unsigned char **pp, size_t *left, mcache_tab *t, 
     unsigned present = p[2];
     uint64_t lens[4], total = baselen, fsize = get_le(p + 8, 8), size = get_le(p + 24, 8);
     static const uint64_t limit[4] = { MCACHE_MAX_HDR, MCACHE_MAX_FIELD, MCACHE_MAX_FIELD, MCACHE_MAX_FIELD };
-    if (present > 15 || p[3] != 0)
+    if (present > 15 || p[3] > 1)
         return *why = "bad entry flags", -1;
     if (fsize > INT64_MAX || size > INT64_MAX)
         return *why = "bad size", -1;
@@ -300,10 +312,12 @@ static int mc_decode_ent(const unsigned char **pp, size_t *left, mcache_tab *t, 
     base[baselen] = '\0';
     if (mcache_tab_find(t, base))
         return *why = "duplicate entry", -1;
-    mcache_tab_put(t, mcache_ent_new(base, baselen, (uint32_t)get_le(p + 4, 4), (int64_t)fsize,
-                                     (int64_t)get_le(p + 16, 8), (int64_t)size,
-                                     f[0], (size_t)lens[0], f[1], (size_t)lens[1],
-                                     f[2], (size_t)lens[2], f[3], (size_t)lens[3]));
+    mcache_ent *e = mcache_ent_new(base, baselen, (uint32_t)get_le(p + 4, 4), (int64_t)fsize,
+                                   (int64_t)get_le(p + 16, 8), (int64_t)size,
+                                   f[0], (size_t)lens[0], f[1], (size_t)lens[1],
+                                   f[2], (size_t)lens[2], f[3], (size_t)lens[3]);
+    e->no_eol = p[3];
+    mcache_tab_put(t, e);
     *pp = p + MC_FIXED + total;
     *left -= MC_FIXED + (size_t)total;
     return 0;

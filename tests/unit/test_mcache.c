@@ -5,7 +5,8 @@
  * and the per-thread cache on a real Maildir: entries saved and read back
  * by a "new worker", a damaged file costing a rebuild, entries of expunged
  * messages dropped, new and rewritten messages not served from the cache;
- * the LRU of folders.
+ * the LRU of folders; POP3 sizes (the no_eol mark, kept through the file;
+ * version 1 files refused).
  */
 #include "tests/unit/test.h"
 #include "mail/mcache_fmt.c"
@@ -20,16 +21,18 @@ static mcache_ent *sample(const char *base, uint32_t uid, int with_hdr)
 {
     static const char hdr[] = "Subject: hi\r\nFrom: a@b\r\n\r\n", env[] = "(NIL \"hi\" NIL)",
                       body[] = "(\"text\" \"plain\")", bs[] = "(\"text\" \"plain\" NIL)";
-    return mcache_ent_new(base, strlen(base), uid, 1000 + uid, 1700000000 + uid, 1030 + uid,
-                          with_hdr ? hdr : NULL, sizeof hdr - 1, env, sizeof env - 1,
-                          body, sizeof body - 1, bs, sizeof bs - 1);
+    mcache_ent *e = mcache_ent_new(base, strlen(base), uid, 1000 + uid, 1700000000 + uid, 1030 + uid,
+                                   with_hdr ? hdr : NULL, sizeof hdr - 1, env, sizeof env - 1,
+                                   body, sizeof body - 1, bs, sizeof bs - 1);
+    e->no_eol = uid % 4 == 1;
+    return e;
 }
 
 static int same_ent(const mcache_ent *a, const mcache_ent *b)
 {
 #define SAME(f, n) ((!a->f && !b->f) || (a->f && b->f && a->n == b->n && memcmp(a->f, b->f, a->n) == 0))
     return strcmp(a->base, b->base) == 0 && a->uid == b->uid && a->fsize == b->fsize &&
-           a->mtime == b->mtime && a->size == b->size && SAME(hdr, hdrlen) && SAME(env, envlen) &&
+           a->mtime == b->mtime && a->size == b->size && a->no_eol == b->no_eol && SAME(hdr, hdrlen) && SAME(env, envlen) &&
            SAME(body, bodylen) && SAME(bs, bslen);
 #undef SAME
 }
@@ -125,7 +128,10 @@ TEST(damaged_files_refused)
     CHECK(mcache_decode(buf_head(&f), n, 78, &back, &why) < 0);       /* another UIDVALIDITY */
     CHECK_STR(why, "stale UIDVALIDITY");
     memcpy(copy, buf_head(&f), n);
-    copy[8] = 2;                                                     /* another version */
+    copy[8] = MCACHE_VERSION - 1;            /* version 1 (no no_eol byte) and another one */
+    CHECK(mcache_decode(copy, n, 77, &back, &why) < 0);
+    CHECK_STR(why, "unknown version");
+    copy[8] = MCACHE_VERSION + 1;
     CHECK(mcache_decode(copy, n, 77, &back, &why) < 0);
     CHECK_STR(why, "unknown version");
     CHECK(mcache_decode(buf_head(&f), n, 77, &back, &why) == 0);      /* the original is fine */
@@ -157,7 +163,7 @@ TEST(lying_lengths_refused_even_with_a_good_checksum)
         { 32 + 0, 0, "bad base name" },              /* first entry's base length 0 */
         { 32 + 1, 0xff, "entry runs past the end" }, /* base length 65280 */
         { 32 + 2, 0x30, "bad entry flags" },
-        { 32 + 3, 1, "bad entry flags" },
+        { 32 + 3, 2, "bad entry flags" },            /* no_eol is 0 or 1 */
         { 32 + 35, 0x10, "bad field length" },       /* hdrlen beyond MCACHE_MAX_HDR */
         { 32 + 15, 0x80, "bad size" },               /* negative fsize */
         { 32 + 48, '/', "bad base name" },
@@ -305,6 +311,75 @@ TEST(maildir_save_reload_damage_stale)
     CHECK(system(cmd) == 0);
 }
 
+/* POP3 counts what RETR sends: the CRLF text plus a CRLF after a last line
+ * without one. The entry says which messages lack it, through the file too;
+ * a version 1 file (without that byte) is not trusted. */
+TEST(pop3_sizes_and_no_eol)
+{
+    static const struct { const char *name, *data; int64_t crlf; int no_eol; } msgs[] = {
+        { "1.lf:2,", "Subject: lf\n\none\ntwo\n", 25, 0 },
+        { "2.crlf:2,", "Subject: crlf\r\n\r\nbody\r\n", 23, 0 },
+        { "3.noeol:2,", "Subject: cut\n\nno end", 22, 1 },
+        { "4.cr:2,", "Subject: cr\r\n\r\nends in CR\r", 26, 1 },
+        { "5.hdronly:2,", "Subject: header only", 20, 1 },
+        { "6.empty:2,", "", 0, 0 },
+    };
+    enum { N = sizeof msgs / sizeof msgs[0] };
+    char err[256], p[512];
+    snprintf(dir, sizeof dir, "/tmp/atto-mcache-XXXXXX");
+    CHECK(mkdtemp(dir));
+    rmdir(dir);
+    CHECK(mailbox_create(dir, err, sizeof err) == 0);
+    for (size_t i = 0; i < N; i++)
+        put(msgs[i].name, msgs[i].data);
+    mailbox mb;
+    buf m = BUF_INIT;
+    CHECK(mailbox_open(&mb, dir, 0, err, sizeof err) == 0);
+    CHECK_INT(mb.n, N);
+    mcache_thread_done();
+    mcache *mc = mcache_open(dir, mb.uidvalidity);
+    for (size_t i = 0; i < N; i++) {
+        const mcache_ent *e = add(mc, &mb, i);
+        CHECK(e && e->size == msgs[i].crlf && e->no_eol == msgs[i].no_eol);
+        CHECK(e && mcache_pop3_size(e) == msgs[i].crlf + 2 * msgs[i].no_eol);
+        CHECK(mailbox_read(&mb, i, &m) == 0);
+        CHECK(mcache_pop3_size_of(buf_head(&m), buf_size(&m)) == msgs[i].crlf + 2 * msgs[i].no_eol);
+    }
+    CHECK(mcache_save(mc, &mb, 1, err, sizeof err) == 0);
+    mcache_thread_done();                                            /* back from the file */
+    mc = mcache_open(dir, mb.uidvalidity);
+    for (size_t i = 0; i < N; i++) {
+        const mcache_ent *e = mcache_find(mc, &mb.m[i]);
+        CHECK(e && e->no_eol == msgs[i].no_eol && mcache_pop3_size(e) == msgs[i].crlf + 2 * msgs[i].no_eol);
+    }
+    buf v1 = BUF_INIT;                                               /* the same file as version 1 */
+    mcache_tab none = {0};
+    for (size_t i = 0; i < mc->tab.n; i++)
+        if (mc->tab.e[i]->no_eol)
+            ((mcache_ent *)mc->tab.e[i])->no_eol = 0;
+    mcache_encode(&mc->tab, mb.uidvalidity, &v1);
+    char *h = v1.data + v1.off;
+    h[8] = 1;
+    reseal(h, buf_size(&v1));
+    const char *why = NULL;
+    CHECK(mcache_decode(buf_head(&v1), buf_size(&v1), mb.uidvalidity, &none, &why) < 0);
+    CHECK_STR(why, "unknown version");
+    snprintf(p, sizeof p, "%s/" MCACHE_FILE, dir);
+    FILE *f = fopen(p, "wb");
+    fwrite(buf_head(&v1), 1, buf_size(&v1), f);
+    fclose(f);
+    mcache_thread_done();
+    mc = mcache_open(dir, mb.uidvalidity);
+    CHECK(!mcache_find(mc, &mb.m[2]) && mc->tab.n == 0);            /* rebuilt, not trusted */
+    buf_free(&v1);
+    buf_free(&m);
+    mailbox_close(&mb);
+    mcache_thread_done();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 TEST(lru_keeps_sixteen_folders)
 {
     char d[64];
@@ -331,6 +406,7 @@ int main(void)
     RUN(damaged_files_refused);
     RUN(lying_lengths_refused_even_with_a_good_checksum);
     RUN(maildir_save_reload_damage_stale);
+    RUN(pop3_sizes_and_no_eol);
     RUN(lru_keeps_sixteen_folders);
     return test_done();
 }
