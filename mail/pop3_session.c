@@ -8,10 +8,21 @@
  * drops removes nothing. The maildrop is locked exclusively (flock on
  * MAILDIR/atto-pop3.lock) from PASS to the end of the session. UIDL is
  * "UIDVALIDITY.UID", the same identity IMAP uses, so it is stable.
+ *
+ * Sizes (the login's maildrop listing, STAT, LIST) are RFC 1939's: the
+ * octets RETR sends before dot-stuffing, CRLF line ends, plus the CRLF RETR
+ * adds to a last line that has none. They come from the folder's metadata
+ * cache (mcache.h, shared with IMAP) when a message's entry is still valid;
+ * a message missing from it is read once at login, and every message read
+ * (at login, by RETR or TOP) without a valid entry gets one, saved to
+ * DIR/atto-cache the way IMAP saves it (under the folder lock, tmp +
+ * rename), at the latest when the session ends.
  */
 #include "mail/pop3_session.h"
 #include "mail/pop3_parse.h"
 #include "mail/mailbox.h"
+#include "mail/mcache.h"
+#include "mail/mime.h"
 #include "mail/hooks.h"
 #include "mail/users.h"
 #include "core/buf.h"
@@ -34,6 +45,8 @@ typedef struct pop3_sess {
     char     site[4096], user[65], home[4300];
     mailbox  mb;
     char    *deleted;
+    int64_t *size;       /* RFC 1939 size of each message, -1 unknown */
+    char    *cached;     /* the message has a cache entry (found or added) */
     int      lock_fd;
 } pop3_sess;
 
@@ -59,11 +72,49 @@ static long msg_arg(pop3_sess *s, const pop3_cmd *cmd, int i)
     return n;
 }
 
+/* Message i was just read into s->msg: learn its size (once: a listing
+ * does not change within a session) and give it a cache entry unless it
+ * has a valid one. mc NULL: open the cache for this call. */
+static void msg_learn(pop3_sess *s, size_t i, mcache *mc)
+{
+    const char *p = buf_head(&s->msg);
+    size_t n = buf_size(&s->msg);
+    if (s->size[i] < 0)
+        s->size[i] = mcache_pop3_size_of(p, n);
+    if (s->cached[i])
+        return;
+    if (!mc)
+        mc = mcache_open(s->mb.dir, s->mb.uidvalidity);
+    if (!mc || mcache_find(mc, &s->mb.m[i]))
+        return;
+    mime_part *root = mime_parse(p, n);
+    s->cached[i] = mcache_add(mc, &s->mb.m[i], p, n, root) != NULL;
+    mime_free(root);
+}
+
+/* Every message's size at login: from the cache, else read (and cached). */
+static void learn_sizes(pop3_sess *s)
+{
+    char err[256];
+    mcache *mc = mcache_open(s->mb.dir, s->mb.uidvalidity);
+    for (size_t i = 0; i < s->mb.n; i++) {
+        const mcache_ent *e = mcache_find(mc, &s->mb.m[i]);
+        if (e) {
+            s->size[i] = mcache_pop3_size(e);
+            s->cached[i] = 1;
+        } else if (mailbox_read(&s->mb, i, &s->msg) == 0) {
+            msg_learn(s, i, mc);
+        }
+    }
+    buf_reset(&s->msg);
+    mcache_save(mc, &s->mb, 0, err, sizeof err);
+}
+
 static int64_t msg_size(pop3_sess *s, size_t i)
 {
-    if (s->mb.m[i].size < 0 && mailbox_read(&s->mb, i, &s->msg) < 0)
-        return 0;
-    return s->mb.m[i].size;
+    if (s->size[i] < 0 && mailbox_read(&s->mb, i, &s->msg) == 0)
+        msg_learn(s, i, NULL);
+    return s->size[i] < 0 ? 0 : s->size[i];
 }
 
 /* Send a message (or its head and `lines` body lines), dot-stuffed. */
@@ -73,6 +124,7 @@ static void send_message(pop3_sess *s, size_t i, long lines)
         reply(s, "-ERR Message is gone");
         return;
     }
+    msg_learn(s, i, NULL);
     buf_puts(&s->out, "+OK\r\n");
     const char *p = buf_head(&s->msg), *e = p + buf_size(&s->msg);
     int in_body = 0;
@@ -118,6 +170,16 @@ static void open_maildrop(pop3_sess *s)
         return;
     }
     s->deleted = calloc(s->mb.n + 1, 1);
+    s->cached = calloc(s->mb.n + 1, 1);
+    s->size = malloc((s->mb.n + 1) * sizeof *s->size);
+    if (!s->deleted || !s->cached || !s->size) {
+        reply(s, "-ERR [SYS/TEMP] Out of memory");
+        s->closing = 1;
+        return;
+    }
+    for (size_t i = 0; i < s->mb.n; i++)
+        s->size[i] = -1;
+    learn_sizes(s);
     int64_t total = 0;
     for (size_t i = 0; i < s->mb.n; i++)
         total += msg_size(s, i);
@@ -354,11 +416,16 @@ static void pop3_close(conn *c)
     pop3_sess *s = c->proto_data;
     if (!s)
         return;
-    if (s->mb.dir)
+    if (s->mb.dir) {
+        char err[256];
+        mcache_flush(s->mb.dir, &s->mb, err, sizeof err);
         mailbox_close(&s->mb);
+    }
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     free(s->deleted);
+    free(s->cached);
+    free(s->size);
     buf_free(&s->in);
     buf_free(&s->out);
     buf_free(&s->msg);
