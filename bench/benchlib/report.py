@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import time
 
+from benchlib.cpu import PIN
 from benchlib.config import (ATTO, DURATION, LOAD_START, NPROC, OUT, ROUNDS, WORKERS,
                              WORKLOADS, commands)
 from benchlib.workloads import STATIC_13B
@@ -54,6 +55,9 @@ def aggregate(runs):
         v = [r[k] for r in good if r.get(k) is not None]
         agg[k] = statistics.median(v) if v else None
         agg[k + "_range"] = (min(v), max(v)) if v else None
+    steal = [r["steal"] for _, r in runs if r.get("steal") is not None]
+    if steal:
+        agg["steal_range"] = (min(steal), max(steal))
     if notes:
         agg["note"] = "; ".join(notes)
     return agg
@@ -75,9 +79,10 @@ def summary(r):
         return "error: %s" % r["err"]
     if "kb_conn" in r:
         return "%.2f KB/conn, RSS %.1f MB %s" % (r["kb_conn"], r["rss"] / 1024, r.get("note", ""))
-    return "%s req/s  p50 %s ms  p99 %s ms  peak RSS %.1f MB %s" % (
+    return "%s req/s  p50 %s ms  p99 %s ms  peak RSS %.1f MB%s %s" % (
         fmt_num(r.get("rps")), fmt_ms(r.get("p50")), fmt_ms(r.get("p99")),
-        r.get("rss", 0) / 1024, r.get("note", ""))
+        r.get("rss", 0) / 1024, "  steal %.0f%%" % r["steal"] if r.get("steal") is not None else "",
+        r.get("note", ""))
 
 
 # ---- the table -------------------------------------------------------------------
@@ -168,7 +173,8 @@ CELLS = ("Cells: req/s, latency in ms, RSS in MB summed over the server's proces
          "p50/p99 compare like for like; their ratio is p99 only (below 1 is better); `!` there "
          "means the server could not keep up with the rate or answered with errors.")
 SPREAD_HEAD = ("Spread over the rounds: req/s min–max (and (max − min) ÷ median), "
-               "p99 min–max in ms")
+               "p99 min–max in ms, and the share of the machine's CPU time the hypervisor "
+               "stole during the runs (min–max; /proc/stat)")
 
 
 def spread_lines():
@@ -184,6 +190,8 @@ def spread_lines():
             part = "%s %s–%s (%.0f%%)" % (name, fmt_num(lo), fmt_num(hi), 100.0 * (hi - lo) / r["rps"])
             if r.get("p99_range"):
                 part += ", p99 %s–%s" % tuple(fmt_ms(x) for x in r["p99_range"])
+            if r.get("steal_range"):
+                part += ", steal %.0f–%.0f%%" % r["steal_range"]
             parts.append(part)
         if parts:
             out.append("%dw %s: %s" % (key[0], key[1], "; ".join(parts)))
@@ -222,9 +230,18 @@ def machine():
             "workers: %s; load average at start: %s"
             % (DURATION, ROUNDS, "" if ROUNDS == 1 else "s",
                "" if ROUNDS == 1 else ", order rotated each round, cells are medians",
-               " then ".join(map(str, WORKERS)), LOAD_START)]
+               " then ".join(map(str, WORKERS)), LOAD_START),
+            placement()]
             + (["workloads: only those matching %s" % ", ".join(repr(x) for x in WORKLOADS)]
                if WORKLOADS else []))
+
+
+def placement():
+    if not PIN or NPROC < 2:
+        return "placement: none (servers and load tools share every core)"
+    return ("placement: with 1 worker, each server on core 0 and the load tools on the other "
+            "core%s (one thread each); with %d workers, servers and tools share the cores"
+            % ("" if NPROC == 2 else "s", NPROC))
 
 
 def write_markdown(rows, mach, notes, spread, extra):

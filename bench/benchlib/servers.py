@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 
+from benchlib.cpu import server_prefix
 from benchlib.config import ATTO, SITE, PUBLIC, ROOT, HELLO, BenchError, big_content, commands
 
 running = []               # every server process we started, for the exit trap
@@ -113,7 +114,7 @@ class Server:
 
     def start(self):
         self.http, self.https = free_port(), free_port()
-        argv = self.command()
+        argv = server_prefix(self.workers) + self.command()   # core 0 with one worker
         commands.append(" ".join(argv))
         self.log = open(os.path.join(self.tmp, "stdout.log"), "wb")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,

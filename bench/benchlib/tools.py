@@ -14,6 +14,7 @@ import sys
 import time
 
 from benchlib.config import DURATION, RAW, RATECLI, ROOT, BenchError, commands
+from benchlib.cpu import tool_prefix, tool_threads
 from benchlib.servers import RssSampler, fetch, rss_kb
 
 
@@ -43,7 +44,8 @@ def to_ms(text):
 
 def wrk(server, tag, url, headers=(), duration=None):
     duration = duration or DURATION
-    argv = ["wrk", "-t2", "-c64", "-d%ds" % duration, "--latency"]
+    w = server.workers
+    argv = tool_prefix(w) + ["wrk", "-t%d" % tool_threads(w), "-c64", "-d%ds" % duration, "--latency"]
     for h in headers:
         argv += ["-H", h]
     argv.append(url)
@@ -77,7 +79,8 @@ def percentile(sorted_vals, q):
 
 def h2load(server, tag, url, streams):
     log = os.path.join(RAW, tag + ".log")
-    argv = ["h2load", "-t2", "-c64", "-m%d" % streams, "-D", str(DURATION),
+    w = server.workers
+    argv = tool_prefix(w) + ["h2load", "-t%d" % tool_threads(w), "-c64", "-m%d" % streams, "-D", str(DURATION),
             "--log-file=" + log, url]
     with RssSampler(server) as rs:
         out = run_tool(tag, argv, DURATION + 30)
@@ -110,7 +113,7 @@ def h2load(server, tag, url, streams):
 def ratecli(server, tag, url, rate):
     """bench/ratecli: open loop, `rate` req/s over 64 connections, 1 s warm-up;
     latency counted from each request's intended send time."""
-    argv = [RATECLI, "-c", "64", "-R", "%d" % rate, "-d", str(DURATION), "-w", "1", url]
+    argv = tool_prefix(server.workers) + [RATECLI, "-c", "64", "-R", "%d" % rate, "-d", str(DURATION), "-w", "1", url]
     with RssSampler(server) as rs:
         out = run_tool(tag, argv, DURATION + 30)
     r = {"rss": rs.peak}
@@ -133,17 +136,18 @@ def ratecli(server, tag, url, rate):
 
 def build_ratecli():
     cc = os.environ.get("CC", "cc")
-    argv = [cc, "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-D_GNU_SOURCE",
-            os.path.join("bench", "ratecli.c"), "-o", RATECLI, "-lssl", "-lcrypto"]
+    argv = [cc, "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-D_GNU_SOURCE", "-I.",
+            os.path.join("bench", "ratecli.c"), os.path.join("bench", "ratecli_core.c"),
+            "-o", RATECLI, "-lssl", "-lcrypto"]
     commands.append(" ".join(argv))
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
     if p.returncode:
-        raise BenchError("building bench/ratecli.c failed:\n" + p.stdout.decode(errors="replace"))
+        raise BenchError("building bench/ratecli failed:\n" + p.stdout.decode(errors="replace"))
 
 
 def ab(server, tag, url, extra, timed):
     """ab without -k: a new connection, so a new TLS handshake, per request."""
-    argv = ["ab", "-q", "-c", "10" if not timed else "16"]
+    argv = tool_prefix(server.workers) + ["ab", "-q", "-c", "10" if not timed else "16"]
     argv += (["-t", str(DURATION), "-n", "10000000"] if timed else ["-n", "1000"])
     argv += extra + [url]
     with RssSampler(server) as rs:

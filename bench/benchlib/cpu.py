@@ -1,0 +1,74 @@
+"""benchlib/cpu.py — where the servers and the load tools run, and how much
+of the machine the hypervisor took while they ran.
+
+Placement: with one server worker on a machine of two or more cores, every
+server (each server's whole process tree, threads included) is started on
+core 0 and the load tools run on the other cores, one tool thread per core.
+Sharing the cores, a server and three or four tool threads took turns on
+two cores, and the faster a server answered the busier its load tool got and
+the more often it was pushed off its core: the closed-loop p99 then measured
+the scheduler, not the server. With one worker per core the servers need
+every core and nothing is pinned (the tools get two threads, as before).
+PIN=0 turns placement off.
+
+Steal: on a virtual machine the hypervisor may run other guests on our
+cores; /proc/stat's `steal` column counts that time. StealMeter measures
+the share of the machine's time stolen during one run, kept with the run's
+metrics so a table built on a contended host says so.
+"""
+import os
+
+from benchlib.config import NPROC
+
+PIN = os.environ.get("PIN", "1") not in ("", "0")
+
+
+def pinned(workers):
+    """Whether a run with this many server workers is placed (see above)."""
+    return PIN and workers == 1 and NPROC >= 2
+
+
+def server_prefix(workers):
+    """What a server's command line starts with: taskset onto core 0 when placed."""
+    return ["taskset", "-c", "0"] if pinned(workers) else []
+
+
+def tool_prefix(workers):
+    """What a load tool's command line starts with: the cores left to the tools."""
+    if not pinned(workers):
+        return []
+    return ["taskset", "-c", "1" if NPROC == 2 else "1-%d" % (NPROC - 1)]
+
+
+def tool_threads(workers):
+    """Threads for a load tool: one per core it runs on (2 when not placed)."""
+    return max(1, NPROC - 1) if pinned(workers) else 2
+
+
+def cpu_times():
+    """(steal, total) jiffies of the whole machine, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            cols = f.readline().split()
+    except OSError:
+        return 0, 0
+    if not cols or cols[0] != "cpu":
+        return 0, 0
+    vals = [int(x) for x in cols[1:9]]   # user nice system idle iowait irq softirq steal
+    return (vals[7] if len(vals) > 7 else 0), sum(vals)
+
+
+class StealMeter:
+    """with StealMeter() as m: ...   then m.pct: % of the machine's time stolen."""
+
+    def __enter__(self):
+        self.start = cpu_times()
+        self.pct = None
+        return self
+
+    def __exit__(self, *exc):
+        steal, total = cpu_times()
+        dt = total - self.start[1]
+        if dt > 0:
+            self.pct = 100.0 * (steal - self.start[0]) / dt
+        return False
