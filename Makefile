@@ -108,5 +108,16 @@ bench: deps
 	$(MAKE) atto
 	bench/run
 
+# bench/ratecli, the fixed-rate client (bench/run builds it the same way at
+# its start); tests/e2e/test_ratecli.py uses this target. Its socket-free half,
+# bench/ratecli_core.c, is #included by tests/unit/test_ratecli.c.
+RATECLI_SRC = bench/ratecli.c bench/ratecli_core.c
+.PHONY: ratecli
+ratecli: build/bench/ratecli
+build/bench/ratecli: $(RATECLI_SRC) bench/ratecli_core.h
+	@mkdir -p build/bench
+	$(CC) -O2 -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -I. -o $@ $(RATECLI_SRC) -lssl -lcrypto
+$(BUILD)/tests/test_ratecli: bench/ratecli_core.c bench/ratecli_core.h
+
 clean:
 	rm -rf build atto lua/prelude.h

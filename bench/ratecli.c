@@ -10,13 +10,15 @@
  * is due, or, if the previous answer on its connection is still outstanding,
  * as soon as that answer completes; its latency always counts from the time
  * it was due. One thread, epoll, non-blocking sockets, a timerfd for the next
- * due time; TLS through OpenSSL (no certificate verification). Responses are
- * parsed enough to trust them: the status line, Content-Length bodies (no
- * chunked encoding), Connection: close. The first -w seconds are warm-up and
- * not recorded; latencies of the -d measured seconds go into an array
- * allocated up front and are sorted at the end. One line of output; exit 1
- * on bad arguments or no connection, 2 when the achieved rate is below 95%
- * of R (the client or the server could not keep up).
+ * due time; TLS through OpenSSL (no certificate verification). This file is
+ * the I/O; bench/ratecli_core.c holds what touches no socket (tested by
+ * tests/unit/test_ratecli.c): the response reader (status line,
+ * Content-Length, chunked and close-delimited bodies, Connection: close),
+ * the schedule, the latency record and the output line. The first -w
+ * seconds are warm-up and not recorded; latencies of the -d measured seconds
+ * go into an array allocated up front and are sorted at the end. One line of
+ * output; exit 1 on bad arguments or no connection, 2 when the achieved rate
+ * is below 95% of R (the client or the server could not keep up).
  *
  *   ratecli [-c 64] [-R 20000] [-d 5] [-w 1] http://127.0.0.1:PORT/path
  */
@@ -37,8 +39,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench/ratecli_core.h"
 
-#define RC_HEAD_MAX 8192
 #define RC_GRACE_NS 2000000000LL       /* how long to wait for answers at the end */
 
 enum rc_phase { RC_DOWN, RC_CONNECTING, RC_HANDSHAKE, RC_READY };
@@ -50,24 +52,22 @@ struct rc_conn {
     int busy, measured, tls_wants_write;
     size_t wpos;                       /* bytes of the request written */
     int64_t k, due;                    /* next request's index; current one's due time */
-    char head[RC_HEAD_MAX];
-    size_t hlen;
-    int in_body, close_after, status;
-    uint64_t left;
+    int close_after;                   /* the last answer said the server closes */
+    struct rcc_resp resp;
 };
 
 static struct {
     int nconn, ep, tfd;
     double rate, dur, warm;
-    int tls, port;
+    struct rcc_url url;
     struct sockaddr_in addr;
     SSL_CTX *ctx;
     char req[1024];
     size_t reqlen;
-    int64_t start, mstart, mend;       /* the schedule's origin; the measured window */
-    uint64_t *lat;
-    size_t nlat, cap;
-    uint64_t sent, errors, non2xx, unsent;
+    struct rcc_sched sched;            /* the schedule's origin, connections, rate */
+    int64_t mstart, mend;              /* the measured window */
+    struct rcc_lat lat;
+    struct rcc_stats st;               /* sent, errors, non2xx, unsent */
     char first_err[160];
     struct rc_conn *conns;
 } rc;
@@ -81,7 +81,7 @@ static int64_t rc_now(void)
 
 static int64_t rc_due(const struct rc_conn *c, int64_t k)
 {
-    return rc.start + (int64_t)(((double)c->idx + (double)k * rc.nconn) * 1e9 / rc.rate);
+    return rcc_due(&rc.sched, c->idx, k);
 }
 
 static void rc_note_err(const char *why)
@@ -112,8 +112,8 @@ static void rc_close(struct rc_conn *c)
     c->ssl = NULL;
     c->fd = -1;
     c->phase = RC_DOWN;
-    c->hlen = 0;
-    c->in_body = c->close_after = c->tls_wants_write = 0;
+    c->close_after = c->tls_wants_write = 0;
+    rcc_resp_reset(&c->resp);
 }
 
 /* The request in flight (if any) failed; the connection goes down and is
@@ -123,7 +123,7 @@ static void rc_fail(struct rc_conn *c, const char *why)
     if (c->busy || c->phase != RC_READY)
         rc_note_err(why);
     if (c->busy && c->measured)
-        rc.errors++;
+        rc.st.errors++;
     c->busy = 0;
     rc_close(c);
 }
@@ -192,86 +192,45 @@ static int rc_write(struct rc_conn *c, const char *buf, size_t n)
     return (int)r;
 }
 
-/* The status line and the headers this client cares about; 0 or -1. */
-static int rc_parse_head(struct rc_conn *c, size_t len, const char **why)
-{
-    const char *h = c->head, *end = c->head + len;
-    if (len < 12 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ')
-        return *why = "bad status line", -1;
-    c->status = atoi(h + 9);
-    c->close_after = h[7] == '0';      /* HTTP/1.0 closes unless it says keep-alive */
-    if (c->status < 100 || c->status > 599)
-        return *why = "bad status code", -1;
-    int have_len = 0;
-    for (const char *p = memchr(h, '\n', len); p && p + 1 < end; p = memchr(p + 1, '\n', end - p - 1)) {
-        const char *l = p + 1;
-        if (!strncasecmp(l, "content-length:", 15)) {
-            char *e;
-            c->left = strtoull(l + 15, &e, 10);
-            if (e == l + 15 || (*e != '\r' && *e != ' '))
-                return *why = "bad Content-Length", -1;
-            have_len = 1;
-        } else if (!strncasecmp(l, "transfer-encoding:", 18)) {
-            return *why = "Transfer-Encoding not supported", -1;
-        } else if (!strncasecmp(l, "connection:", 11)) {
-            const char *eol = memchr(l, '\r', end - l);
-            if (eol && memmem(l, eol - l, "close", 5))
-                c->close_after = 1;
-            else if (eol && memmem(l, eol - l, "eep-alive", 9))
-                c->close_after = 0;
-        }
-    }
-    if (!have_len && c->status != 204 && c->status != 304)
-        return *why = "response without Content-Length", -1;
-    if (!have_len)
-        c->left = 0;
-    return 0;
-}
-
 static void rc_complete(struct rc_conn *c)
 {
     if (c->measured) {
-        if (rc.nlat < rc.cap)
-            rc.lat[rc.nlat++] = (uint64_t)(rc_now() - c->due);
-        if (c->status < 200 || c->status > 299)
-            rc.non2xx++;
+        rcc_lat_add(&rc.lat, (uint64_t)(rc_now() - c->due));
+        if (c->resp.status < 200 || c->resp.status > 299)
+            rc.st.non2xx++;
     }
-    c->busy = c->in_body = 0;
-    c->hlen = 0;
+    c->busy = 0;
+    c->close_after = c->resp.close_after;
+    rcc_resp_reset(&c->resp);
 }
 
-/* Bytes read from the server: the head, then the body; 0 or -1. */
+/* Bytes read from the server, through the response reader; 0 or -1. */
 static int rc_feed(struct rc_conn *c, const char *p, size_t n, const char **why)
 {
     while (n > 0) {
         if (!c->busy)
             return *why = "bytes from the server with no request outstanding", -1;
-        if (!c->in_body) {
-            size_t old = c->hlen, take = n < RC_HEAD_MAX - old ? n : RC_HEAD_MAX - old;
-            memcpy(c->head + old, p, take);
-            c->hlen += take;
-            size_t from = old > 3 ? old - 3 : 0;
-            char *e = memmem(c->head + from, c->hlen - from, "\r\n\r\n", 4);
-            if (!e) {
-                if (c->hlen == RC_HEAD_MAX)
-                    return *why = "response head too long", -1;
-                return 0;
-            }
-            size_t hend = (size_t)(e - c->head) + 4, used = hend - old;
-            if (rc_parse_head(c, hend, why) < 0)
-                return -1;
-            c->in_body = 1;
-            p += used;
-            n -= used;
-        }
-        size_t take = n < c->left ? n : (size_t)c->left;
-        c->left -= take;
-        p += take;
-        n -= take;
-        if (c->left == 0)
+        long used = rcc_resp_feed(&c->resp, p, n, why);
+        if (used < 0)
+            return -1;
+        p += used;
+        n -= (size_t)used;
+        if (c->resp.state == RCC_DONE)
             rc_complete(c);
     }
     return 0;
+}
+
+/* The server closed: that ends a body read to the close, else it fails the
+ * request in flight (quietly when none was). */
+static void rc_eof(struct rc_conn *c)
+{
+    const char *why = "connection closed by the server";
+    if (c->busy && rcc_resp_eof(&c->resp, &why) == 1) {
+        rc_complete(c);
+        return rc_close(c);
+    }
+    rc_fail(c, why);
 }
 
 static void rc_read_all(struct rc_conn *c)
@@ -282,8 +241,10 @@ static void rc_read_all(struct rc_conn *c)
         int n = rc_read(c, buf, sizeof buf);
         if (n == -1)
             break;
-        if (n == 0 || n == -2)
-            return rc_fail(c, n == 0 ? "connection closed by the server" : "read error");
+        if (n == 0)
+            return rc_eof(c);
+        if (n == -2)
+            return rc_fail(c, "read error");
         if (rc_feed(c, buf, (size_t)n, &why) < 0)
             return rc_fail(c, why);
     }
@@ -304,8 +265,8 @@ static void rc_drive(struct rc_conn *c, uint32_t ev)
             return;
         if (err)
             return rc_fail(c, strerror(err));
-        c->phase = rc.tls ? RC_HANDSHAKE : RC_READY;
-        if (rc.tls) {
+        c->phase = rc.url.tls ? RC_HANDSHAKE : RC_READY;
+        if (rc.url.tls) {
             c->ssl = SSL_new(rc.ctx);
             SSL_set_fd(c->ssl, c->fd);
             SSL_set_connect_state(c->ssl);
@@ -340,10 +301,11 @@ static void rc_issue(struct rc_conn *c, int64_t due)
 {
     c->busy = 1;
     c->wpos = 0;
+    rcc_resp_reset(&c->resp);
     c->due = due;
     c->measured = due >= rc.mstart;
     c->k++;
-    rc.sent += (uint64_t)c->measured;
+    rc.st.sent += (uint64_t)c->measured;
     if (c->phase == RC_DOWN && rc_open(c) < 0)
         return rc_fail(c, strerror(errno));
     rc_drive(c, 0);
@@ -409,8 +371,8 @@ static int rc_connect_all(void)
 
 static void rc_run(void)
 {
-    rc.start = rc_now() + 1000000;
-    rc.mstart = rc.start + (int64_t)(rc.warm * 1e9);
+    rc.sched.start = rc_now() + 1000000;
+    rc.mstart = rc.sched.start + (int64_t)(rc.warm * 1e9);
     rc.mend = rc.mstart + (int64_t)(rc.dur * 1e9);
     for (int64_t now = rc_now(); now < rc.mend; now = rc_now())
         rc_wait(rc_schedule(now, rc.mend));
@@ -426,38 +388,17 @@ static void rc_run(void)
     for (int i = 0; i < rc.nconn; i++) {
         struct rc_conn *c = &rc.conns[i];
         if (c->busy && c->measured)
-            rc.errors++, rc_note_err("no answer within 2 s of the end");
-        for (int64_t k = c->k, d; (d = rc_due(c, k)) < rc.mend; k++)
-            rc.unsent += d >= rc.mstart;
+            rc.st.errors++, rc_note_err("no answer within 2 s of the end");
+        rc.st.unsent += rcc_due_between(&rc.sched, c->idx, c->k, rc.mstart, rc.mend);
     }
-}
-
-static int rc_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double rc_pct(double q)
-{
-    if (!rc.nlat)
-        return 0;
-    size_t i = (size_t)(q * (double)rc.nlat);
-    return (double)rc.lat[i < rc.nlat ? i : rc.nlat - 1] / 1e6;
 }
 
 static int rc_report(void)
 {
-    qsort(rc.lat, rc.nlat, sizeof *rc.lat, rc_cmp);
-    double achieved = (double)rc.nlat / rc.dur;
-    int behind = achieved < 0.95 * rc.rate;
-    printf("rate %.0f sent %llu done %zu errors %llu non2xx %llu unsent %llu "
-           "p50 %.3f p90 %.3f p99 %.3f p999 %.3f max %.3f (ms) achieved %.0f/s%s\n",
-           rc.rate, (unsigned long long)rc.sent, rc.nlat, (unsigned long long)rc.errors,
-           (unsigned long long)rc.non2xx, (unsigned long long)rc.unsent,
-           rc_pct(0.50), rc_pct(0.90), rc_pct(0.99), rc_pct(0.999),
-           rc.nlat ? (double)rc.lat[rc.nlat - 1] / 1e6 : 0.0, achieved,
-           behind ? " CANNOT KEEP UP (below 95% of the rate)" : "");
+    char line[512];
+    rcc_lat_sort(&rc.lat);
+    int behind = rcc_format(line, sizeof line, &rc.st, &rc.lat);
+    printf("%s\n", line);
     if (rc.first_err[0])
         fprintf(stderr, "ratecli: first error: %s\n", rc.first_err);
     return behind ? 2 : 0;
@@ -470,40 +411,20 @@ static int rc_usage(const char *why)
     return 1;
 }
 
-/* http[s]://IPv4-or-localhost:PORT/path into rc.addr, rc.tls and rc.req. */
+/* http[s]://IPv4-or-localhost:PORT/path into rc.url, rc.addr and rc.req. */
 static int rc_parse_url(const char *url, const char **why)
 {
-    char host[64];
-    const char *p = url;
-    if (!strncmp(p, "http://", 7))
-        p += 7, rc.tls = 0, rc.port = 80;
-    else if (!strncmp(p, "https://", 8))
-        p += 8, rc.tls = 1, rc.port = 443;
-    else
-        return *why = "URL must start with http:// or https://", -1;
-    size_t hl = strcspn(p, ":/");
-    if (hl == 0 || hl >= sizeof host)
-        return *why = "bad host in URL", -1;
-    memcpy(host, p, hl);
-    host[hl] = 0;
-    p += hl;
-    if (*p == ':') {
-        char *e;
-        long port = strtol(p + 1, &e, 10);
-        if (e == p + 1 || port < 1 || port > 65535 || (*e && *e != '/'))
-            return *why = "bad port in URL", -1;
-        rc.port = (int)port;
-        p = e;
-    }
-    const char *path = *p ? p : "/";
-    if (strlen(path) > 512 || strpbrk(path, " \r\n"))
-        return *why = "bad path in URL", -1;
+    if (rcc_url_parse(url, &rc.url, why) < 0)
+        return -1;
+    const char *host = strcmp(rc.url.host, "localhost") ? rc.url.host : "127.0.0.1";
     rc.addr.sin_family = AF_INET;
-    rc.addr.sin_port = htons((uint16_t)rc.port);
-    if (inet_pton(AF_INET, strcmp(host, "localhost") ? host : "127.0.0.1", &rc.addr.sin_addr) != 1)
+    rc.addr.sin_port = htons((uint16_t)rc.url.port);
+    if (inet_pton(AF_INET, host, &rc.addr.sin_addr) != 1)
         return *why = "host must be an IPv4 address or localhost", -1;
-    rc.reqlen = (size_t)snprintf(rc.req, sizeof rc.req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
-                                 "User-Agent: ratecli\r\n\r\n", path, host, rc.port);
+    int n = rcc_request(rc.req, sizeof rc.req, &rc.url);
+    if (n < 0)
+        return *why = "URL too long for the request", -1;
+    rc.reqlen = (size_t)n;
     return 0;
 }
 
@@ -538,25 +459,29 @@ int main(int argc, char **argv)
     if (rc_args(argc, argv, &why) < 0)
         return rc_usage(why);
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);      /* wake up on time */
-    rc.cap = (size_t)(rc.rate * rc.dur) + (size_t)rc.nconn + 16;
-    rc.lat = malloc(rc.cap * sizeof *rc.lat);
+    rc.sched.nconn = rc.nconn;
+    rc.sched.rate = rc.st.rate = rc.rate;
+    rc.st.dur = rc.dur;
+    int nomem = rcc_lat_init(&rc.lat, (size_t)(rc.rate * rc.dur) + (size_t)rc.nconn + 16);
     rc.conns = calloc((size_t)rc.nconn, sizeof *rc.conns);
     rc.ep = epoll_create1(0);
     rc.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
-    if (!rc.lat || !rc.conns || rc.ep < 0 || rc.tfd < 0)
+    if (nomem || !rc.conns || rc.ep < 0 || rc.tfd < 0)
         return fprintf(stderr, "ratecli: out of memory or descriptors\n"), 1;
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
     epoll_ctl(rc.ep, EPOLL_CTL_ADD, rc.tfd, &ev);
-    if (rc.tls) {
+    if (rc.url.tls) {
         rc.ctx = SSL_CTX_new(TLS_client_method());
         if (!rc.ctx)
             return fprintf(stderr, "ratecli: SSL_CTX_new failed\n"), 1;
         SSL_CTX_set_verify(rc.ctx, SSL_VERIFY_NONE, NULL);
     }
-    for (int i = 0; i < rc.nconn; i++)
+    for (int i = 0; i < rc.nconn; i++) {
         rc.conns[i].idx = i, rc.conns[i].fd = -1;
+        rcc_resp_reset(&rc.conns[i].resp);
+    }
     if (rc_connect_all() < 0) {
-        fprintf(stderr, "ratecli: cannot connect to 127.0.0.1:%d: %s\n", rc.port,
+        fprintf(stderr, "ratecli: cannot connect to %s:%d: %s\n", rc.url.host, rc.url.port,
                 rc.first_err[0] ? rc.first_err : strerror(errno));
         return 1;
     }
