@@ -316,6 +316,21 @@ def test_session_cookie_attributes_and_counter():
         assert sid_of(msg)[0] is None       # an existing session is not re-sent
 
 
+def test_session_ids_all_differ():
+    """New sessions from both worker processes (ids come from a per-thread
+    pool of random bytes, emptied in a forked child): 300 ids, no repeat,
+    no shared prefix between any two (a pool copied into two processes
+    would hand out the same ids in both)."""
+    ids = set()
+    for _ in range(300):
+        st, h, data, msg = req("/count")
+        sid = sid_of(msg)[0]
+        assert sid and re.fullmatch(r"[0-9a-f]{64}", sid), sid
+        ids.add(sid)
+    assert len(ids) == 300, len(ids)
+    assert len({i[:16] for i in ids}) == 300
+
+
 def test_session_https_cookie_is_secure():
     site = lib.tmp_site({"index.lua": 'site:get("/", function(req, res) req.session.x = 1; res:text(req.scheme) end)'})
     with lib.Atto(site, enable=("https",)) as a:
