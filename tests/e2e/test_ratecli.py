@@ -109,6 +109,18 @@ def test_chunked_lua_route_and_non2xx():
     assert access_lines(log, "/missing") == r404["sent"]
 
 
+def test_tls_counts_match():
+    site = lib.tmp_site(SITE)
+    log = os.path.join(tempfile.mkdtemp(prefix="atto-ratecli-"), "access.log")
+    a = lib.Atto(site, enable=("http", "https"), args=["--workers", "1", "--log", log]).start()
+    try:
+        r, err = ratecli("-c", 4, "-R", 100, "-d", 1, "-w", 0, "https://127.0.0.1:%d/hello.txt" % a.https)
+    finally:
+        a.stop()
+    totals(r, 100, why=err)
+    assert access_lines(log, "/hello.txt") == r["sent"]
+
+
 class TinyServer:
     """Answers every request on a connection with `answer` (bytes), then
     closes when close=True; counts the requests it read."""
