@@ -552,6 +552,43 @@ static int l_headers(lua_State *L)
     return 1;
 }
 
+/* core.header(h, lname) -> one header's value (repeats joined as in
+ * core.headers: "; " for cookie, ", " for the rest), or nil: for a handler
+ * (or the session code) that wants one header without the whole table. */
+static int l_header(lua_State *L)
+{
+    lhandle *h = check_handle(L, 1);
+    size_t nlen;
+    const char *name = luaL_checklstring(L, 2, &nlen);
+    http_req *r = h->r;
+    const http_hdr *first = NULL;
+    size_t i = 0, found = 0;
+    for (; r && i < r->nheaders; i++) {
+        const http_hdr *x = &r->headers[i];
+        if (x->name_len == nlen && memcmp(x->name, name, nlen) == 0 && !found++)
+            first = x;
+    }
+    if (!found) {
+        lua_pushnil(L);
+    } else if (found == 1) {
+        lua_pushlstring(L, first->value, first->value_len);
+    } else {
+        int cookie = nlen == 6 && memcmp(name, "cookie", 6) == 0;
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (i = 0; i < r->nheaders; i++) {
+            const http_hdr *x = &r->headers[i];
+            if (x->name_len != nlen || memcmp(x->name, name, nlen) != 0)
+                continue;
+            if (x != first)
+                luaL_addstring(&b, cookie ? "; " : ", ");
+            luaL_addlstring(&b, x->value, x->value_len);
+        }
+        luaL_pushresult(&b);
+    }
+    return 1;
+}
+
 static int l_pending(lua_State *L)
 {
     lhandle *h = check_handle(L, 1);
@@ -856,6 +893,7 @@ static int l_dev(lua_State *L)
 
 static const luaL_Reg core_fns[] = {
     {"start", l_start}, {"body", l_body}, {"send", l_send}, {"alive", l_alive}, {"headers", l_headers},
+    {"header", l_header},
     {"pending", l_pending}, {"sleep", l_sleep}, {"serve_file", l_serve_file},
     {"now", l_now}, {"log", l_log}, {"log_error", l_log_error}, {"timer", l_timer},
     {"cancel", l_cancel}, {"urldecode", l_urldecode}, {"urlencode", l_urlencode},

@@ -228,7 +228,7 @@ function lazy.query(req)
 end
 function lazy.cookies(req)
   local out = {}
-  local c = req.headers.cookie
+  local c = req:header("cookie")
   if c then
     for part in c:gmatch("[^;]+") do
       -- (.*%S) trims the end in one step; (.-)%s*$ retried the tail at every
@@ -276,7 +276,11 @@ Req.__index = function(req, k)
   return Req[k]
 end
 
-function Req.header(req, name) return req.headers[name:lower()] end
+function Req.header(req, name)
+  local t = rawget(req, "headers")   -- built already, else one header from C
+  if t then return t[name:lower()] end
+  return core.header(req._h, name:lower())
+end
 function Req.json(req)
   local v, err = cjson_safe.decode(req.body)
   if v == nil and err then

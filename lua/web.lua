@@ -59,7 +59,7 @@ end
 local function session_cookie(req)
   local parsed = rawget(req, "cookies")
   if parsed then return parsed[SID] end
-  local id = web.cookie(req.headers.cookie, SID)
+  local id = web.cookie(req:header("cookie"), SID)
   if id == false then return req.cookies[SID] end
   return id
 end

@@ -48,6 +48,11 @@ site:get("/created", function(req, res) res:status(201):header("location", "/thi
 site:get("/quiet", function(req, res) res:header("x-seen", "yes") end)
 site:get("/nothing", function(req, res) end)
 site:get("/quiet_session", function(req, res) req.session.n = 1 end)
+site:get("/hdr", function(req, res)
+  local one = tostring(req:header("X-A")) .. "|" .. tostring(req:header("cookie")) .. "|" .. tostring(req:header("x-none"))
+  local t = req.headers   -- the table, built after: the same values
+  res:text(one .. "\n" .. tostring(t["x-a"]) .. "|" .. tostring(t.cookie) .. "|" .. tostring(req:header("X-A")))
+end)
 site:get("/late", function(req, res) atto.sleep(0.01); res:text("late " .. req.query.n) end)
 site:get("/late_end", function(req, res) atto.sleep(0.01) end)
 site:get("/late_err", function(req, res) atto.sleep(0.01); error("after sleep") end)
@@ -125,6 +130,21 @@ def test_handler_that_answers_nothing():
     assert st == 204 and "set-cookie" in h, h   # the session still gets its cookie
     out = lib.raw(atto.http, b"GET /accepted HTTP/1.1\r\nHost: x\r\n\r\nGET /num HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 202 ") and out.count(b"HTTP/1.1 200 ") == 1 and out.endswith(b"123"), out
+
+
+def test_one_header_without_the_table():
+    """req:header(name) before req.headers exists (read from C) joins repeats
+    like the table does: ", " in general, "; " for cookies; and the session
+    finds its cookie in a second Cookie header."""
+    out = lib.raw(atto.http, b"GET /hdr HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nCookie: a=1\r\nx-a: 2\r\n"
+                  b"Cookie: b=2\r\nConnection: close\r\n\r\n")
+    body = out.split(b"\r\n\r\n", 1)[1]
+    assert body == b"1, 2|a=1; b=2|nil\n1, 2|a=1; b=2|1, 2", body
+    st, h, body = get("/count")
+    sid = re.search(r"atto_sid=([0-9a-f]+)", h["set-cookie"]).group(1)
+    out = lib.raw(atto.http, ("GET /count HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: atto_sid=%s\r\n"
+                              "Connection: close\r\n\r\n" % sid).encode())
+    assert out.endswith(b"n=2") and b"set-cookie" not in out.lower(), out
 
 
 def test_params():
