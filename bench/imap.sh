@@ -13,20 +13,27 @@
 #   search-hdr   SEARCH FROM user7 (a header search)
 #   search-body  SEARCH BODY needle (a full-text scan of every body)
 #   pop3-retr    POP3 login + RETR of all 1,000 messages + QUIT
+#   pop3-stat    POP3 login + STAT + QUIT, warm: the sizes are in the
+#                servers' caches (atto's atto-cache, Dovecot's index)
+#   pop3-stat-cold  the same as the first login on a mailbox: no cache yet
+#                (REPEAT users cold1.., each with its own Maildir whose files
+#                are hard links to one set, so the page cache is warm alike)
 #
 # Each workload runs once to warm up (Dovecot builds its index and cache on
 # the first SELECT and FETCH; atto its uidlist and metadata cache, atto-cache)
 # and then REPEAT times; the best time counts. The first fetch-meta (the one
 # that builds both caches) is printed too. Prints seconds and MB/s for both and the ratio dovecot/atto
-# (above 1: atto is faster).
+# (above 1: atto is faster). The pop3-stat rows run first, on their own
+# users, so they leave alice's Maildir (and the IMAP rows) as they were.
 #
 #   ATTO=./atto N=1000 REPEAT=5 bench/imap.sh
+#   ROWS=pop3 bench/imap.sh       only the rows whose names start with pop3
 #
 # Needs dovecot-imapd and dovecot-pop3d (tools/deps.sh bench). Runs as root
 # (Dovecot drops to the mail user `nobody`); everything lives in a temporary
 # folder removed at the end, and every server it starts is stopped on exit.
 cd "$(dirname "$0")/.." || exit 1
-ATTO=${ATTO:-./atto} N=${N:-1000} REPEAT=${REPEAT:-5} exec /usr/bin/python3 - "$@" <<'PYEOF'
+ATTO=${ATTO:-./atto} N=${N:-1000} REPEAT=${REPEAT:-5} ROWS=${ROWS:-} exec /usr/bin/python3 - "$@" <<'PYEOF'
 import atexit, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
 sys.path.insert(0, "tests/e2e")   # the raw IMAP client shared with the tests
 from lib import ImapRaw
@@ -34,6 +41,16 @@ from lib import ImapRaw
 ATTO = os.path.abspath(os.environ["ATTO"])
 N = int(os.environ["N"])
 REPEAT = int(os.environ["REPEAT"])
+ROWS = [r for r in os.environ["ROWS"].split(",") if r]
+WORKLOADS = ["fetch-meta", "fetch-body", "search-hdr", "search-body", "pop3-retr", "pop3-stat",
+             "pop3-stat-cold"]
+COLD = ["cold%d" % k for k in range(1, REPEAT + 1)]
+
+
+def wanted(name):
+    return not ROWS or any(name.startswith(r) for r in ROWS)
+
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 for tool in (ATTO, DOVECOT):
     if not os.access(tool, os.X_OK):
@@ -137,6 +154,11 @@ total = make_maildir(os.path.join(site, "mail", "alice"))
 dmail = os.path.join(tmp, "dovecot-mail")
 os.makedirs(dmail)
 shutil.copytree(os.path.join(site, "mail", "alice"), os.path.join(dmail, "alice"))
+if wanted("pop3-stat"):                 # one fresh Maildir per cold login, files linked
+    for user in COLD:
+        subprocess.run([ATTO, "passwd", site, user], input=b"secret\n", check=True, capture_output=True)
+        for root in (os.path.join(site, "mail"), dmail):
+            shutil.copytree(os.path.join(root, "alice"), os.path.join(root, user), copy_function=os.link)
 subprocess.run(["chown", "-R", "nobody:nogroup", dmail], check=True)
 
 # ---- the servers -------------------------------------------------------------------
@@ -149,7 +171,8 @@ atto = subprocess.Popen([ATTO, site, "--http", str(ports["http"]), "--https", "0
 procs.append(atto)
 conf = os.path.join(tmp, "dovecot.conf")
 with open(os.path.join(tmp, "users"), "w") as f:
-    f.write("alice:{PLAIN}secret:65534:65534::%s/alice::\n" % dmail)
+    for user in ["alice"] + COLD:
+        f.write("%s:{PLAIN}secret:65534:65534::%s/%s::\n" % (user, dmail, user))
 with open(conf, "w") as f:
     f.write("""base_dir = {t}/run
 state_dir = {t}/state
@@ -221,6 +244,35 @@ def pop3_retr_all(port):
     return n, got
 
 
+def pop3_stat(port, user=b"alice"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=120)
+    f = s.makefile("rb")
+    f.readline()
+    for c in (b"USER " + user, b"PASS secret", b"STAT"):
+        s.sendall(c + b"\r\n")
+        line = f.readline()
+        assert line.startswith(b"+OK"), line
+    s.sendall(b"QUIT\r\n")
+    f.readline()
+    s.close()
+    n, octets = map(int, line.split()[1:3])
+    assert n == N, line
+    return octets
+
+
+def cold_and_warm(port):
+    """pop3-stat-cold: the best first login of REPEAT fresh users;
+    pop3-stat: the best of REPEAT more logins of the first of them."""
+    times, sizes = [], set()
+    for user in COLD:
+        t = time.perf_counter()
+        sizes.add(pop3_stat(port, user.encode()))
+        times.append(time.perf_counter() - t)
+    cold = (min(times), sizes.pop())
+    assert not sizes, "the users' sizes differ"
+    return cold, best(lambda: pop3_stat(port, COLD[0].encode()))
+
+
 first = {}
 
 
@@ -240,35 +292,44 @@ def best(fn, name=None):
 results = {}
 for name, (iport, pport) in (("atto", (ports["imap"], ports["pop3"])),
                               ("dovecot", (ports["dimap"], ports["dpop3"]))):
-    c = ImapRaw(iport, timeout=120)
-    c.cmd(b"LOGIN alice secret")
-    sel = c.cmd(b"SELECT INBOX")
-    assert b"* %d EXISTS" % N in sel, sel[:300]
-    r = results[name] = {}
-    r["fetch-meta"] = best(lambda: len(c.cmd(b"FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)")), name)
-    r["fetch-body"] = best(lambda: len(c.cmd(b"FETCH 1:* BODY.PEEK[]")))
-    hits = {}
-    for key, q in (("search-hdr", b"SEARCH FROM user7@"), ("search-body", b"SEARCH BODY needle")):
-        r[key] = best(lambda: len(c.cmd(q)))
-        hits[key] = c.cmd(q).split(b"\r\n")[0].split()[2:]
-    c.cmd(b"LOGOUT")
-    r["pop3-retr"] = best(lambda: pop3_retr_all(pport)[1])
-    r["hits"] = hits
+    r = results[name] = {"hits": {}}
+    if wanted("pop3-stat"):
+        r["pop3-stat-cold"], r["pop3-stat"] = cold_and_warm(pport)
+    if any(wanted(k) for k in WORKLOADS[:4]):
+        c = ImapRaw(iport, timeout=120)
+        c.cmd(b"LOGIN alice secret")
+        sel = c.cmd(b"SELECT INBOX")
+        assert b"* %d EXISTS" % N in sel, sel[:300]
+        r["fetch-meta"] = best(lambda: len(c.cmd(b"FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)")), name)
+        r["fetch-body"] = best(lambda: len(c.cmd(b"FETCH 1:* BODY.PEEK[]")))
+        for key, q in (("search-hdr", b"SEARCH FROM user7@"), ("search-body", b"SEARCH BODY needle")):
+            r[key] = best(lambda: len(c.cmd(q)))
+            r["hits"][key] = c.cmd(q).split(b"\r\n")[0].split()[2:]
+        c.cmd(b"LOGOUT")
+    if wanted("pop3-retr"):
+        r["pop3-retr"] = best(lambda: pop3_retr_all(pport)[1])
 
 for key in ("search-hdr", "search-body"):
-    a, d = results["atto"]["hits"][key], results["dovecot"]["hits"][key]
+    a, d = results["atto"]["hits"].get(key), results["dovecot"]["hits"].get(key)
     if a != d:
         print("warning: %s found %d messages in atto, %d in dovecot" % (key, len(a), len(d)))
+if wanted("pop3-stat") and results["atto"]["pop3-stat"][1] != results["dovecot"]["pop3-stat"][1]:
+    print("note: STAT octets differ: atto %d, dovecot %d" % (results["atto"]["pop3-stat"][1],
+                                                         results["dovecot"]["pop3-stat"][1]))
 
 print("IMAP/POP3, %d messages (%.1f MB) in one Maildir, best of %d, one client on loopback"
       % (N, total / 1e6, REPEAT))
-print("%-12s %10s %10s %9s %9s  %s" % ("workload", "atto s", "dovecot s", "atto MB/s",
+print("%-14s %10s %10s %9s %9s  %s" % ("workload", "atto s", "dovecot s", "atto MB/s",
                                       "dove MB/s", "dovecot/atto"))
-for key in ("fetch-meta", "fetch-body", "search-hdr", "search-body", "pop3-retr"):
+for key in WORKLOADS:
+    if key not in results["atto"] or not wanted(key):
+        continue
     (ta, sa), (td, sd) = results["atto"][key], results["dovecot"][key]
-    rate = lambda n, t: "%9.1f" % (n / t / 1e6) if not key.startswith("search") else "%9s" % "-"
-    print("%-12s %10.4f %10.4f %s %s  %6.2f" % (key, ta, td, rate(sa, ta), rate(sd, td), td / ta))
+    shows_mb = not key.startswith("search") and not key.startswith("pop3-stat")
+    rate = lambda n, t: "%9.1f" % (n / t / 1e6) if shows_mb else "%9s" % "-"
+    print("%-14s %10.4f %10.4f %s %s  %6.2f" % (key, ta, td, rate(sa, ta), rate(sd, td), td / ta))
 print("(dovecot/atto above 1: atto is faster; MB/s is what the client received)")
-print("first fetch-meta after SELECT (both build their caches): atto %.4f s, dovecot %.4f s, "
-      "dovecot/atto %.2f" % (first["atto"], first["dovecot"], first["dovecot"] / first["atto"]))
+if first:
+    print("first fetch-meta after SELECT (both build their caches): atto %.4f s, dovecot %.4f s, "
+          "dovecot/atto %.2f" % (first["atto"], first["dovecot"], first["dovecot"] / first["atto"]))
 PYEOF
