@@ -2,7 +2,8 @@
  * test_ratecli.c — bench/ratecli's socket-free half (bench/ratecli_core.c,
  * included here): the response reader fed whole, a byte at a time and cut
  * at every byte (Content-Length, chunked with extensions and trailers,
- * close-delimited, 1xx, 204/304, HTTP/1.0), every error it names, the
+ * close-delimited, 1xx, 204/304, HTTP/1.0), every error it names, random
+ * well-formed answers in random pieces and random damage, the
  * nearest-rank percentiles of known samples, the send schedule, the URL and
  * the output line bench/run parses.
  */
@@ -208,6 +209,95 @@ TEST(connection_closed_mid_response)
     CHECK_STR(why, "connection closed in the response body");
 }
 
+static uint32_t rng = 2463534242u;
+
+static uint32_t next_rand(void)                      /* xorshift32: the same run every time */
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+/* A random well-formed response (length, chunked or to the close) into buf,
+ * followed by `tail` bytes of the next one; its own length. */
+static size_t random_response(char *buf, size_t cap, int *framing)
+{
+    size_t n = 0, body = next_rand() % 3000;
+    *framing = (int)(next_rand() % 3);
+    static const int status[] = { 200, 201, 203, 206, 301, 404, 451, 500, 503 };  /* with bodies */
+    n += (size_t)snprintf(buf + n, cap - n, "HTTP/1.1 %d OK\r\nServer: r\r\n", status[next_rand() % 9]);
+    if (*framing == 0)
+        n += (size_t)snprintf(buf + n, cap - n, "Content-Length: %zu\r\n\r\n", body);
+    else if (*framing == 1)
+        n += (size_t)snprintf(buf + n, cap - n, "Transfer-Encoding: chunked\r\n\r\n");
+    else
+        n += (size_t)snprintf(buf + n, cap - n, "X-Body: to the close\r\n\r\n");
+    while (body > 0) {
+        size_t part = *framing == 1 ? 1 + next_rand() % body : body;
+        if (*framing == 1)
+            n += (size_t)snprintf(buf + n, cap - n, "%zx%s\r\n", part, next_rand() % 2 ? ";x=y" : "");
+        for (size_t i = 0; i < part; i++)
+            buf[n++] = (char)next_rand();
+        if (*framing == 1)
+            buf[n++] = '\r', buf[n++] = '\n';
+        body -= part;
+    }
+    if (*framing == 1)
+        n += (size_t)snprintf(buf + n, cap - n, "0\r\n%s\r\n", next_rand() % 2 ? "T: 1\r\n" : "");
+    return n;
+}
+
+TEST(random_responses_in_random_pieces_and_garbage)
+{
+    static char buf[32768];
+    for (int round = 0; round < 2000; round++) {
+        int framing;
+        size_t len = random_response(buf, sizeof buf - 64, &framing);
+        memcpy(buf + len, "HTTP/1.1 200 OK\r\n", 17);   /* the next answer must be left alone */
+        size_t total = framing == 2 ? len : len + 17, off = 0;
+        const char *why = NULL;
+        rcc_resp_reset(&resp);
+        while (off < total && resp.state != RCC_DONE) {
+            size_t n = 1 + next_rand() % 700;
+            n = n < total - off ? n : total - off;
+            long used = rcc_resp_feed(&resp, buf + off, n, &why);
+            if (used < 0)
+                printf("    round %d framing %d: %s\n", round, framing, why);
+            CHECK(used >= 0);
+            off += (size_t)used;
+        }
+        if (framing == 2) {
+            CHECK_INT(resp.state, RCC_BODY_CLOSE);
+            CHECK_INT(rcc_resp_eof(&resp, &why), 1);
+        }
+        CHECK_INT(resp.state, RCC_DONE);
+        CHECK_INT(off, len);
+        CHECK(resp.status >= 200 && resp.status <= 503);
+    }
+    static const char noise[] = "HTTP/1.0 chunked\r\n:;0aF";
+    for (int round = 0; round < 2000; round++) {          /* garbage: an answer or an error, no crash */
+        size_t len = next_rand() % 600;
+        int framing;
+        size_t head = random_response(buf, sizeof buf - 64, &framing);
+        size_t at = next_rand() % (head + 1);
+        for (size_t i = 0; i < len && at + i < sizeof buf; i++)
+            buf[at + i] = noise[next_rand() % (sizeof noise - 1)];
+        size_t total = head > at + len ? head : at + len, off = 0;
+        const char *why = NULL;
+        rcc_resp_reset(&resp);
+        long used = 0;
+        while (off < total && resp.state != RCC_DONE && used >= 0) {
+            size_t n = 1 + next_rand() % 100;
+            n = n < total - off ? n : total - off;
+            used = rcc_resp_feed(&resp, buf + off, n, &why);
+            off += used > 0 ? (size_t)used : 0;
+        }
+        CHECK(used >= 0 || (why && *why));
+        CHECK(off <= total);
+    }
+}
+
 TEST(percentiles_of_known_samples)
 {
     struct rcc_lat l;
@@ -341,6 +431,7 @@ int main(void)
     RUN(malformed_responses_name_their_fault_at_every_cut);
     RUN(nul_and_overlong_heads_and_lines);
     RUN(connection_closed_mid_response);
+    RUN(random_responses_in_random_pieces_and_garbage);
     RUN(percentiles_of_known_samples);
     RUN(schedule_spreads_the_rate_over_the_connections);
     RUN(urls_and_the_request);
