@@ -4,9 +4,11 @@
 # It writes a 1,000-message Maildir (plain, multipart/alternative, small
 # attachments; 1–30 KB each), gives one copy to atto (SITE/mail/alice) and an
 # identical copy to Dovecot (a throwaway config in a temp folder:
-# `dovecot -F -c CONF`, maildir, passwd-file users, 127.0.0.1 only, free
-# ports, ssl = no; the system's dovecot service is never touched), then times
-# one Python client on a raw socket (plaintext login on loopback) doing:
+# `dovecot -F -c CONF`, maildir, passwd-file users with the same yescrypt
+# password hashes as atto's users.passwd, so every login costs both the same
+# hash, 127.0.0.1 only, free ports, ssl = no; the system's dovecot service is
+# never touched), then times one Python client on a raw socket (plaintext
+# login on loopback) doing:
 #
 #   fetch-meta   FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)
 #   fetch-body   FETCH 1:* BODY.PEEK[]
@@ -22,9 +24,10 @@
 # Each workload runs once to warm up (Dovecot builds its index and cache on
 # the first SELECT and FETCH; atto its uidlist and metadata cache, atto-cache)
 # and then REPEAT times; the best time counts. The first fetch-meta (the one
-# that builds both caches) is printed too. Prints seconds and MB/s for both and the ratio dovecot/atto
-# (above 1: atto is faster). The pop3-stat rows run first, on their own
-# users, so they leave alice's Maildir (and the IMAP rows) as they were.
+# that builds both caches) is printed too. Prints seconds and MB/s for both
+# and the ratio dovecot/atto (above 1: atto is faster). The pop3-stat rows
+# run first, on their own users, so they leave alice's Maildir (and the IMAP
+# rows) as they were.
 #
 #   ATTO=./atto N=1000 REPEAT=5 bench/imap.sh
 #   ROWS=pop3 bench/imap.sh       only the rows whose names start with pop3
@@ -170,9 +173,10 @@ atto = subprocess.Popen([ATTO, site, "--http", str(ports["http"]), "--https", "0
                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "atto.log"), "wb"))
 procs.append(atto)
 conf = os.path.join(tmp, "dovecot.conf")
-with open(os.path.join(tmp, "users"), "w") as f:
+hashes = dict(line.strip().split(":", 1) for line in open(os.path.join(site, "users.passwd")))
+with open(os.path.join(tmp, "users"), "w") as f:      # the same yescrypt hashes as atto's
     for user in ["alice"] + COLD:
-        f.write("%s:{PLAIN}secret:65534:65534::%s/%s::\n" % (user, dmail, user))
+        f.write("%s:{CRYPT}%s:65534:65534::%s/%s::\n" % (user, hashes[user], dmail, user))
 with open(conf, "w") as f:
     f.write("""base_dir = {t}/run
 state_dir = {t}/state
