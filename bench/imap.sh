@@ -20,6 +20,8 @@
 #   pop3-stat-cold  the same as the first login on a mailbox: no cache yet
 #                (REPEAT users cold1.., each with its own Maildir whose files
 #                are hard links to one set, so the page cache is warm alike)
+#   pop3-login   the same on an empty Maildir: the login's own cost (the
+#                password hash), which the pop3-stat rows include
 #
 # Each workload runs once to warm up (Dovecot builds its index and cache on
 # the first SELECT and FETCH; atto its uidlist and metadata cache, atto-cache)
@@ -46,12 +48,15 @@ N = int(os.environ["N"])
 REPEAT = int(os.environ["REPEAT"])
 ROWS = [r for r in os.environ["ROWS"].split(",") if r]
 WORKLOADS = ["fetch-meta", "fetch-body", "search-hdr", "search-body", "pop3-retr", "pop3-stat",
-             "pop3-stat-cold"]
+             "pop3-stat-cold", "pop3-login"]
 COLD = ["cold%d" % k for k in range(1, REPEAT + 1)]
 
 
 def wanted(name):
     return not ROWS or any(name.startswith(r) for r in ROWS)
+
+
+POPSTAT = any(wanted(k) for k in ("pop3-stat", "pop3-stat-cold", "pop3-login"))
 
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -157,7 +162,12 @@ total = make_maildir(os.path.join(site, "mail", "alice"))
 dmail = os.path.join(tmp, "dovecot-mail")
 os.makedirs(dmail)
 shutil.copytree(os.path.join(site, "mail", "alice"), os.path.join(dmail, "alice"))
-if wanted("pop3-stat"):                 # one fresh Maildir per cold login, files linked
+if POPSTAT:                             # one fresh Maildir per cold login, files linked
+    for user in ["empty"]:
+        subprocess.run([ATTO, "passwd", site, user], input=b"secret\n", check=True, capture_output=True)
+        for root in (os.path.join(site, "mail"), dmail):
+            for d in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(root, user, d))
     for user in COLD:
         subprocess.run([ATTO, "passwd", site, user], input=b"secret\n", check=True, capture_output=True)
         for root in (os.path.join(site, "mail"), dmail):
@@ -175,7 +185,7 @@ procs.append(atto)
 conf = os.path.join(tmp, "dovecot.conf")
 hashes = dict(line.strip().split(":", 1) for line in open(os.path.join(site, "users.passwd")))
 with open(os.path.join(tmp, "users"), "w") as f:      # the same yescrypt hashes as atto's
-    for user in ["alice"] + COLD:
+    for user in ["alice"] + (["empty"] + COLD if POPSTAT else []):
         f.write("%s:{CRYPT}%s:65534:65534::%s/%s::\n" % (user, hashes[user], dmail, user))
 with open(conf, "w") as f:
     f.write("""base_dir = {t}/run
@@ -248,7 +258,7 @@ def pop3_retr_all(port):
     return n, got
 
 
-def pop3_stat(port, user=b"alice"):
+def pop3_stat(port, user=b"alice", n_want=N):
     s = socket.create_connection(("127.0.0.1", port), timeout=120)
     f = s.makefile("rb")
     f.readline()
@@ -260,7 +270,7 @@ def pop3_stat(port, user=b"alice"):
     f.readline()
     s.close()
     n, octets = map(int, line.split()[1:3])
-    assert n == N, line
+    assert n == n_want, line
     return octets
 
 
@@ -297,8 +307,9 @@ results = {}
 for name, (iport, pport) in (("atto", (ports["imap"], ports["pop3"])),
                               ("dovecot", (ports["dimap"], ports["dpop3"]))):
     r = results[name] = {"hits": {}}
-    if wanted("pop3-stat"):
+    if POPSTAT:
         r["pop3-stat-cold"], r["pop3-stat"] = cold_and_warm(pport)
+        r["pop3-login"] = best(lambda: pop3_stat(pport, b"empty", 0))
     if any(wanted(k) for k in WORKLOADS[:4]):
         c = ImapRaw(iport, timeout=120)
         c.cmd(b"LOGIN alice secret")
@@ -317,7 +328,7 @@ for key in ("search-hdr", "search-body"):
     a, d = results["atto"]["hits"].get(key), results["dovecot"]["hits"].get(key)
     if a != d:
         print("warning: %s found %d messages in atto, %d in dovecot" % (key, len(a), len(d)))
-if wanted("pop3-stat") and results["atto"]["pop3-stat"][1] != results["dovecot"]["pop3-stat"][1]:
+if POPSTAT and results["atto"]["pop3-stat"][1] != results["dovecot"]["pop3-stat"][1]:
     print("note: STAT octets differ: atto %d, dovecot %d" % (results["atto"]["pop3-stat"][1],
                                                          results["dovecot"]["pop3-stat"][1]))
 
@@ -329,7 +340,7 @@ for key in WORKLOADS:
     if key not in results["atto"] or not wanted(key):
         continue
     (ta, sa), (td, sd) = results["atto"][key], results["dovecot"][key]
-    shows_mb = not key.startswith("search") and not key.startswith("pop3-stat")
+    shows_mb = key in ("fetch-meta", "fetch-body", "pop3-retr")
     rate = lambda n, t: "%9.1f" % (n / t / 1e6) if shows_mb else "%9s" % "-"
     print("%-14s %10.4f %10.4f %s %s  %6.2f" % (key, ta, td, rate(sa, ta), rate(sd, td), td / ta))
 print("(dovecot/atto above 1: atto is faster; MB/s is what the client received)")
