@@ -1,6 +1,7 @@
 /*
- * mcache.c — the IMAP metadata caches of one worker thread and the file
- * each folder keeps them in (see mcache.h for what an entry holds).
+ * mcache.c — the metadata caches of one worker thread (IMAP's FETCH and
+ * SEARCH, POP3's sizes) and the file each folder keeps them in (see
+ * mcache.h for what an entry holds).
  *
  * Each thread keeps an LRU list of folder caches keyed by path, bounded in
  * folders and bytes (one folder alone may fill the byte bound; entries

@@ -1,7 +1,8 @@
 /*
  * mcache.h — the IMAP metadata cache: for each message of a folder, what
  * FETCH and header SEARCH need without opening the file (RFC822.SIZE, the
- * header block, the ENVELOPE, BODY and BODYSTRUCTURE strings).
+ * header block, the ENVELOPE, BODY and BODYSTRUCTURE strings), and what
+ * POP3 needs for its sizes.
  *
  * Two halves. mcache_fmt.c is pure: the per-folder table of entries keyed
  * by Maildir base name, and the codec of the cache file. mcache.c holds the
