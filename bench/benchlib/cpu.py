@@ -1,15 +1,14 @@
 """benchlib/cpu.py — where the servers and the load tools run, and how much
 of the machine the hypervisor took while they ran.
 
-Placement: with one server worker on a machine of two or more cores, every
-server (each server's whole process tree, threads included) is started on
-core 0 and the load tools run on the other cores, one tool thread per core.
-Sharing the cores, a server and three or four tool threads took turns on
-two cores, and the faster a server answered the busier its load tool got and
-the more often it was pushed off its core: the closed-loop p99 then measured
-the scheduler, not the server. With one worker per core the servers need
-every core and nothing is pinned (the tools get two threads, as before).
-PIN=0 turns placement off.
+Placement (PIN=1; off by default): with one server worker on a machine of
+two or more cores, every server (its whole process tree, threads included)
+is started on core 0 and the load tools run on the other cores, one tool
+thread per core. It keeps a server and the tool's threads from taking turns
+on the same core, but with two cores the one tool thread then limits the
+faster servers (h2load -t1 cannot keep atto or h2o busy), so the default is
+the shared placement the numbers in docs/performance.md were taken with.
+With one worker per core nothing is ever placed.
 
 Steal: on a virtual machine the hypervisor may run other guests on our
 cores; /proc/stat's `steal` column counts that time. StealMeter measures
@@ -20,7 +19,7 @@ import os
 
 from benchlib.config import NPROC
 
-PIN = os.environ.get("PIN", "1") not in ("", "0")
+PIN = os.environ.get("PIN", "0") not in ("", "0")
 
 
 def pinned(workers):

@@ -238,7 +238,7 @@ def machine():
 
 def placement():
     if not PIN or NPROC < 2:
-        return "placement: none (servers and load tools share every core)"
+        return "placement: none (servers and load tools share every core; PIN=1 places them)"
     return ("placement: with 1 worker, each server on core 0 and the load tools on the other "
             "core%s (one thread each); with %d workers, servers and tools share the cores"
             % ("" if NPROC == 2 else "s", NPROC))
