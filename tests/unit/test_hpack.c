@@ -438,6 +438,33 @@ TEST(enc_large_values_not_indexed)
     buf_free(&out);
 }
 
+/* A static file's answer asked for again on the connection: every field of
+ * the second block is indexed (one byte each) but content-length, whose
+ * values mostly differ between resources and is sent as a literal. */
+TEST(enc_repeated_response_is_indexed)
+{
+    static const char *f[][2] = {
+        {":status", "200"}, {"content-type", "text/plain; charset=utf-8"},
+        {"etag", "\"d-18eb710193d9e914\""}, {"last-modified", "Thu, 26 Nov 2026 00:32:08 GMT"},
+        {"accept-ranges", "bytes"}, {"content-length", "13"},
+        {"date", "Thu, 26 Nov 2026 08:38:46 GMT"}, {"server", "atto"},
+    };
+    hpack_enc e;
+    hpack_enc_init(&e, 4096);
+    buf out = BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        buf_reset(&out);
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            enc_one(&e, &out, f[i][0], f[i][1], 0);
+    }
+    CHECK_INT(e.table.count, 6);               /* all but :status (static) and content-length */
+    CHECK_INT(out.len, 7 + 5);   /* 7 indexed bytes; content-length: 0x0f 0x0d, then "13" (length byte + 2) */
+    for (size_t i = 0; i < 5; i++)
+        CHECK((uint8_t)out.data[i] & 0x80);
+    hpack_enc_free(&e);
+    buf_free(&out);
+}
+
 static int trace_lines;
 static void count_trace(void *ud, const char *line)
 {
@@ -852,6 +879,7 @@ int main(void)
     RUN(enc_huffman_only_when_shorter);
     RUN(enc_peer_table_size_changes);
     RUN(enc_large_values_not_indexed);
+    RUN(enc_repeated_response_is_indexed);
     RUN(trace_describes_fields_and_table);
     RUN(huffman_all_bytes_roundtrip);
     corpus_run_all();
