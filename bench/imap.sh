@@ -20,6 +20,9 @@
 #   pop3-stat-cold  the same as the first login on a mailbox: no cache yet
 #                (REPEAT users cold1.., each with its own Maildir whose files
 #                are hard links to one set, so the page cache is warm alike)
+#   pop3-stat-evicted  pop3-stat with the message files dropped from the page
+#                cache before each login (posix_fadvise DONTNEED on each file:
+#                a mailbox not read lately; the servers' own caches stay)
 #   pop3-login   the same on an empty Maildir: the login's own cost (the
 #                password hash), which the pop3-stat rows include
 #
@@ -48,7 +51,7 @@ N = int(os.environ["N"])
 REPEAT = int(os.environ["REPEAT"])
 ROWS = [r for r in os.environ["ROWS"].split(",") if r]
 WORKLOADS = ["fetch-meta", "fetch-body", "search-hdr", "search-body", "pop3-retr", "pop3-stat",
-             "pop3-stat-cold", "pop3-login"]
+             "pop3-stat-cold", "pop3-stat-evicted", "pop3-login"]
 COLD = ["cold%d" % k for k in range(1, REPEAT + 1)]
 
 
@@ -56,7 +59,7 @@ def wanted(name):
     return not ROWS or any(name.startswith(r) for r in ROWS)
 
 
-POPSTAT = any(wanted(k) for k in ("pop3-stat", "pop3-stat-cold", "pop3-login"))
+POPSTAT = any(wanted(k) for k in ("pop3-stat", "pop3-stat-cold", "pop3-stat-evicted", "pop3-login"))
 
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -274,6 +277,27 @@ def pop3_stat(port, user=b"alice", n_want=N):
     return octets
 
 
+def evict(maildir):
+    """Drop the message files' pages from the page cache (only theirs)."""
+    for sub in ("cur", "new"):
+        d = os.path.join(maildir, sub)
+        for name in os.listdir(d):
+            fd = os.open(os.path.join(d, name), os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+
+
+def evicted(port, maildir):
+    os.sync()                           # dirty pages (files just written) cannot be dropped
+    times = []
+    for _ in range(REPEAT):
+        evict(maildir)
+        t = time.perf_counter()
+        size = pop3_stat(port, COLD[0].encode())
+        times.append(time.perf_counter() - t)
+    return min(times), size
+
+
 def cold_and_warm(port):
     """pop3-stat-cold: the best first login of REPEAT fresh users;
     pop3-stat: the best of REPEAT more logins of the first of them."""
@@ -304,11 +328,12 @@ def best(fn, name=None):
 
 
 results = {}
-for name, (iport, pport) in (("atto", (ports["imap"], ports["pop3"])),
-                              ("dovecot", (ports["dimap"], ports["dpop3"]))):
+for name, (iport, pport, mroot) in (("atto", (ports["imap"], ports["pop3"], os.path.join(site, "mail"))),
+                                     ("dovecot", (ports["dimap"], ports["dpop3"], dmail))):
     r = results[name] = {"hits": {}}
     if POPSTAT:
         r["pop3-stat-cold"], r["pop3-stat"] = cold_and_warm(pport)
+        r["pop3-stat-evicted"] = evicted(pport, os.path.join(mroot, COLD[0]))
         r["pop3-login"] = best(lambda: pop3_stat(pport, b"empty", 0))
     if any(wanted(k) for k in WORKLOADS[:4]):
         c = ImapRaw(iport, timeout=120)
