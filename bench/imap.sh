@@ -359,7 +359,7 @@ if POPSTAT and results["atto"]["pop3-stat"][1] != results["dovecot"]["pop3-stat"
 
 print("IMAP/POP3, %d messages (%.1f MB) in one Maildir, best of %d, one client on loopback"
       % (N, total / 1e6, REPEAT))
-print("%-14s %10s %10s %9s %9s  %s" % ("workload", "atto s", "dovecot s", "atto MB/s",
+print("%-17s %10s %10s %9s %9s  %s" % ("workload", "atto s", "dovecot s", "atto MB/s",
                                       "dove MB/s", "dovecot/atto"))
 for key in WORKLOADS:
     if key not in results["atto"] or not wanted(key):
@@ -367,7 +367,7 @@ for key in WORKLOADS:
     (ta, sa), (td, sd) = results["atto"][key], results["dovecot"][key]
     shows_mb = key in ("fetch-meta", "fetch-body", "pop3-retr")
     rate = lambda n, t: "%9.1f" % (n / t / 1e6) if shows_mb else "%9s" % "-"
-    print("%-14s %10.4f %10.4f %s %s  %6.2f" % (key, ta, td, rate(sa, ta), rate(sd, td), td / ta))
+    print("%-17s %10.4f %10.4f %s %s  %6.2f" % (key, ta, td, rate(sa, ta), rate(sd, td), td / ta))
 print("(dovecot/atto above 1: atto is faster; MB/s is what the client received)")
 if first:
     print("first fetch-meta after SELECT (both build their caches): atto %.4f s, dovecot %.4f s, "
