@@ -19,7 +19,8 @@
 #                servers' caches (atto's atto-cache, Dovecot's index)
 #   pop3-stat-cold  the same as the first login on a mailbox: no cache yet
 #                (REPEAT users cold1.., each with its own Maildir whose files
-#                are hard links to one set, so the page cache is warm alike)
+#                are hard links to one copy of alice's, so the page cache is
+#                warm alike and evicting them leaves alice's files alone)
 #   pop3-stat-evicted  pop3-stat with the message files dropped from the page
 #                cache before each login (posix_fadvise DONTNEED on each file:
 #                a mailbox not read lately; the servers' own caches stay)
@@ -171,10 +172,13 @@ if POPSTAT:                             # one fresh Maildir per cold login, file
         for root in (os.path.join(site, "mail"), dmail):
             for d in ("cur", "new", "tmp"):
                 os.makedirs(os.path.join(root, user, d))
+    for root, pool in ((os.path.join(site, "mail"), "pool-atto"), (dmail, "pool-dovecot")):
+        pool = os.path.join(tmp, pool)          # not alice's inodes: evicting them leaves her alone
+        shutil.copytree(os.path.join(root, "alice"), pool)
+        for user in COLD:
+            shutil.copytree(pool, os.path.join(root, user), copy_function=os.link)
     for user in COLD:
         subprocess.run([ATTO, "passwd", site, user], input=b"secret\n", check=True, capture_output=True)
-        for root in (os.path.join(site, "mail"), dmail):
-            shutil.copytree(os.path.join(root, "alice"), os.path.join(root, user), copy_function=os.link)
 subprocess.run(["chown", "-R", "nobody:nogroup", dmail], check=True)
 
 # ---- the servers -------------------------------------------------------------------
