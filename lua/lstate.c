@@ -6,6 +6,7 @@
  * and finally the site's own index.lua and mail.lua. Errors come back as
  * "index.lua:12: what".
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,100 @@ static const struct { const char *name; lua_CFunction open; } c_modules[] = {
     {"atto.hpack", luaopen_atto_hpack},
 };
 
+/* ---- site files under short names --------------------------------------- */
+
+/* Load a Lua file as luaL_loadfile does (a UTF-8 BOM and a first "#" line
+ * skipped, text or binary chunk), but named after its path inside the site
+ * folder ("@index.lua", "@lib/util.lua"): Lua cuts a chunk name to 60
+ * characters ("...rojects/site/index.lua"), so a site in a long path got
+ * file:line messages that could not be shortened. */
+static int load_site_file(lua_State *L, const char *path, const char *site_dir)
+{
+    size_t dn = strlen(site_dir);
+    const char *rel = strncmp(path, site_dir, dn) == 0 && path[dn] == '/' ? path + dn + 1 : path;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        lua_pushfstring(L, "cannot open %s: %s", rel, strerror(errno));
+        return LUA_ERRFILE;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t n;
+    do {
+        char *room = luaL_prepbuffer(&b);
+        n = fread(room, 1, LUAL_BUFFERSIZE, f);
+        luaL_addsize(&b, n);
+    } while (n == LUAL_BUFFERSIZE);
+    int bad = ferror(f);
+    fclose(f);
+    luaL_pushresult(&b);
+    if (bad) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "cannot read %s", rel);
+        return LUA_ERRFILE;
+    }
+    size_t len;
+    const char *p = lua_tolstring(L, -1, &len);
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3, len -= 3;
+    if (len && *p == '#') {        /* keep the newline: line numbers stay right */
+        const char *nl = memchr(p, '\n', len);
+        len = nl ? len - (size_t)(nl - p) : 0;
+        p = nl ? nl : p;
+    }
+    lua_pushfstring(L, "@%s", rel);
+    int rc = luaL_loadbufferx(L, p, len, lua_tostring(L, -1), NULL);
+    lua_remove(L, -2);   /* the name */
+    lua_remove(L, -2);   /* the text */
+    return rc;
+}
+
+/* package.searchers[2] for the site: package.path as usual, the file
+ * loaded by load_site_file (upvalue 1: the site folder). */
+static int site_searcher(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const char *dir = lua_tostring(L, lua_upvalueindex(1));
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchpath");
+    lua_pushvalue(L, 1);
+    lua_getfield(L, -3, "path");
+    if (!lua_isstring(L, -1))
+        return luaL_error(L, "'package.path' must be a string");
+    lua_call(L, 2, 2);
+    if (lua_isnil(L, -2))
+        return 1;                  /* searchpath's "no file ..." list */
+    lua_pop(L, 1);
+    const char *file = lua_tostring(L, -1);
+    if (load_site_file(L, file, dir) != LUA_OK)
+        return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name,
+                          file, lua_tostring(L, -1));
+    lua_pushstring(L, file);
+    return 2;
+}
+
+/* atto._loadfile(path) -> chunk | nil, message: loadfile with the short name */
+static int l_site_loadfile(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    if (load_site_file(L, path, lua_tostring(L, lua_upvalueindex(1))) != LUA_OK) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    return 1;
+}
+
+static void install_site_loaders(lua_State *L, const char *site_dir)
+{
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    lua_pushstring(L, site_dir);
+    lua_pushcclosure(L, site_searcher, 1);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
+}
+
 static int msgh_traceback(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -45,11 +140,12 @@ static int file_exists(const char *path)
 }
 
 /* Run a script file with a traceback handler; error text into err. */
-static int run_file(lua_State *L, const char *path, int dev, char *err, size_t errlen)
+static int run_file(lua_State *L, const char *path, const char *site_dir, int dev,
+                    char *err, size_t errlen)
 {
     lua_pushcfunction(L, msgh_traceback);
     int base = lua_gettop(L);
-    if (luaL_loadfile(L, path) != LUA_OK) {
+    if (load_site_file(L, path, site_dir) != LUA_OK) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         lua_settop(L, base - 1);
         return -1;
@@ -88,6 +184,7 @@ lua_State *lcore_new_state(lstate *s, const server_config *cfg, char *err, size_
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", cfg->site_dir, cfg->site_dir, lua_tostring(L, -1));
     lua_setfield(L, -3, "path");
     lua_pop(L, 2);
+    install_site_loaders(L, cfg->site_dir);
 
     /* C modules of the Lua layer, by require name */
     lua_getglobal(L, "package");
@@ -120,13 +217,18 @@ lua_State *lcore_new_state(lstate *s, const server_config *cfg, char *err, size_
         }
     }
     lua_settop(L, 0);
+    lua_getglobal(L, "atto");      /* mail.lua is loaded under its short name too */
+    lua_pushstring(L, cfg->site_dir);
+    lua_pushcclosure(L, l_site_loadfile, 1);
+    lua_setfield(L, -2, "_loadfile");
+    lua_pop(L, 1);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/mail.lua", cfg->site_dir);
     s->has_mail = file_exists(path);
     snprintf(path, sizeof path, "%s/index.lua", cfg->site_dir);
     if (file_exists(path)) {
-        if (run_file(L, path, cfg->dev, err, errlen) < 0)
+        if (run_file(L, path, cfg->site_dir, cfg->dev, err, errlen) < 0)
             goto fail;
     } else {
         char pub[4096];

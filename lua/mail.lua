@@ -54,7 +54,7 @@ end
 function mail.user_exists(user) return C().user_exists(tostring(user)) end
 
 function atto._load_mail(path)
-  local chunk, err = loadfile(path)
+  local chunk, err = (atto._loadfile or loadfile)(path)
   if not chunk then error(err, 0) end
   chunk()
 end

@@ -104,6 +104,34 @@ def test_content_type_place():
     assert (h["content-type"], body) == ("a/b", b"x")
 
 
+def test_errors_name_files_inside_the_site_whatever_its_path():
+    """Lua cuts chunk names to 60 characters; a site in a long path still
+    gets "index.lua:N" and "lib/util.lua:N" in its errors (at start, from a
+    handler, from a module), never "...<tail of the path>"."""
+    import os, subprocess
+    base = lib.tmp_site({})
+    deep = os.path.join(base, *(["a-rather-long-folder-name"] * 4), "mysite")
+    os.makedirs(os.path.join(deep, "lib"))
+    with open(os.path.join(deep, "lib", "util.lua"), "w") as f:
+        f.write("local M = {}\nfunction M.boom()\n  error('util went wrong')\nend\nreturn M\n")
+    with open(os.path.join(deep, "index.lua"), "w") as f:
+        f.write('#!/usr/bin/env atto\nlocal util = require "lib.util"\n'
+                'site:get("/boom", function(req, res) util.boom() end)\n'
+                'site:get("/here", function(req, res) error("right here") end)\n')
+    with lib.Atto(deep) as a:
+        assert lib.http_get(a.http, "/boom")[0] == 500
+        assert lib.http_get(a.http, "/here")[0] == 500
+        out = a.output()
+    assert "lib/util.lua:3: util went wrong" in out, out[-1500:]
+    assert "index.lua:4: right here" in out, out[-1500:]
+    assert "..." not in out.replace("...)", ""), out[-1500:]
+    with open(os.path.join(deep, "index.lua"), "w") as f:
+        f.write('site:get("/", function(req, res)\n  res:text("x"\nend)\n')
+    p = subprocess.run([lib.ATTO, deep, "--http", "0"], capture_output=True, timeout=20)
+    err = p.stderr.decode() + p.stdout.decode()
+    assert p.returncode != 0 and "index.lua:3:" in err and "..." not in err, err
+
+
 def test_second_answer_is_an_error():
     st, h, body = get("/twice")
     assert (st, body) == (200, b"a"), (st, body)
