@@ -54,7 +54,7 @@ end
 function mail.user_exists(user) return C().user_exists(tostring(user)) end
 
 function atto._load_mail(path)
-  local chunk, err = (atto._loadfile or loadfile)(path)
+  local chunk, err = atto._loadfile(path)   -- lua/lstate.c: named "mail.lua", not its full path
   if not chunk then error(err, 0) end
   chunk()
 end

@@ -57,11 +57,11 @@ def tree_pids(root):
                 parent[int(d)] = int(st[st.rfind(")") + 2:].split()[1])
             except (OSError, ValueError, IndexError):
                 pass
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
+    out, unvisited = [], [root]       # depth-first over the parent links
+    while unvisited:
+        p = unvisited.pop()
         out.append(p)
-        todo += [c for c, pp in parent.items() if pp == p]
+        unvisited += [c for c, pp in parent.items() if pp == p]
     return out
 
 

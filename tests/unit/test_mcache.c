@@ -245,7 +245,7 @@ static size_t file_entries(uint32_t uidvalidity)
 TEST(maildir_save_reload_damage_stale)
 {
     char err[256], p[512];
-    snprintf(dir, sizeof dir, "/tmp/atto-mcache-XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/atto-mcache-XXXXXX");   /* a mkdtemp() template */
     CHECK(mkdtemp(dir));
     rmdir(dir);
     CHECK(mailbox_create(dir, err, sizeof err) == 0);
@@ -326,7 +326,7 @@ TEST(pop3_sizes_and_no_eol)
     };
     enum { N = sizeof msgs / sizeof msgs[0] };
     char err[256], p[512];
-    snprintf(dir, sizeof dir, "/tmp/atto-mcache-XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/atto-mcache-XXXXXX");   /* a mkdtemp() template */
     CHECK(mkdtemp(dir));
     rmdir(dir);
     CHECK(mailbox_create(dir, err, sizeof err) == 0);
